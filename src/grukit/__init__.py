@@ -1,0 +1,13 @@
+"""grukit: every GRU variant from the literature in one correct, drop-in PyTorch layer.
+
+>>> import torch, grukit
+>>> gru = grukit.GRU(8, 16, variant="mgu", batch_first=True)
+>>> output, h_n = gru(torch.randn(4, 10, 8), lengths=[10, 7, 3, 1])
+"""
+
+from grukit.cells import VARIANTS, CellSpec, cell_spec
+from grukit.layers import GRU, GRUCell
+
+__version__ = "0.1.0"
+
+__all__ = ["GRU", "VARIANTS", "CellSpec", "GRUCell", "cell_spec", "__version__"]

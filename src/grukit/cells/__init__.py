@@ -1,0 +1,64 @@
+"""The math of every GRU variant: one :class:`CellSpec` per variant.
+
+``cell_spec(variant, reset_after=None, norm=None)`` resolves a variant name and its options
+to a spec; ``VARIANTS`` lists the names. Equations: each module's docstring and
+``CellSpec.equations``.
+"""
+
+from __future__ import annotations
+
+from grukit.cells.gru import gru_family_spec
+from grukit.cells.ligru import NORMS, ligru_spec
+from grukit.cells.mgu import MGU
+from grukit.cells.mingru import MINGRU
+from grukit.cells.spec import BUFFER_ROLES, PARAMETER_ROLES, CellSpec, Params
+
+VARIANTS: tuple[str, ...] = ("gru", "gru1", "gru2", "gru3", "mgu", "ligru", "mingru")
+"""Every variant grukit implements, in the order of the docs."""
+
+RESET_GATED = ("gru", "gru1", "gru2", "gru3")
+"""Variants with a reset gate, for which ``reset_after`` chooses where it acts."""
+
+
+def cell_spec(variant: str, reset_after: bool | None = None, norm: str | None = None) -> CellSpec:
+    """Resolve a variant name and its options to its :class:`CellSpec`.
+
+    Args:
+        variant: one of :data:`VARIANTS`.
+        reset_after: for ``gru``/``gru1``/``gru2``/``gru3``: apply the reset gate after the
+            recurrent matmul (True, the default: torch.nn.GRU's form) or before it (False,
+            Cho et al. 2014). Must be None for the other variants, which have no such choice.
+        norm: for ``ligru``: ``"batch"`` (default) or ``"layer"``. Must be None otherwise.
+    """
+    if not isinstance(variant, str) or variant not in VARIANTS:
+        raise ValueError(f"variant: got {variant!r}, wanted one of {', '.join(VARIANTS)}")
+    if reset_after is not None and not isinstance(reset_after, bool):
+        raise TypeError(f"reset_after: got {reset_after!r}, wanted True, False or None")
+    if reset_after is not None and variant not in RESET_GATED:
+        raise ValueError(
+            f"reset_after: got {reset_after!r} for variant {variant!r}, which has no reset "
+            f"gate to place; wanted None (reset_after applies to {', '.join(RESET_GATED)})"
+        )
+    if norm is not None and variant != "ligru":
+        raise ValueError(
+            f"norm: got {norm!r} for variant {variant!r}; wanted None (norm applies to ligru)"
+        )
+    if variant in RESET_GATED:
+        return gru_family_spec(variant, True if reset_after is None else reset_after)
+    if variant == "ligru":
+        norm = "batch" if norm is None else norm
+        if norm not in NORMS:
+            raise ValueError(f"norm: got {norm!r}, wanted one of {', '.join(NORMS)}")
+        return ligru_spec(norm)
+    return MGU if variant == "mgu" else MINGRU
+
+
+__all__ = [
+    "BUFFER_ROLES",
+    "PARAMETER_ROLES",
+    "RESET_GATED",
+    "VARIANTS",
+    "CellSpec",
+    "Params",
+    "cell_spec",
+]

@@ -1,0 +1,42 @@
+r"""Minimal gated unit (Zhou, Wu, Zhang & Zhou 2016): one forget gate that both resets and updates.
+
+Shape legend: ``B`` batch, ``I`` input features, ``H`` hidden units; sigma = logistic::
+
+    f  = sigma(W_if x + W_hf h + b_f)
+    n  = tanh(W_in x + W_hn (f (.) h) + b_n)
+    h' = (1 - f) (.) h + f (.) n
+
+Layout: ``weight_ih`` (2H, I) rows f, n; ``weight_hh`` (2H, H) rows f, n; ``bias_ih``
+(2H,) b_f, b_n; no ``bias_hh``. Parameters: 2(HI + H^2 + H), two thirds of a ``gru``.
+(This is Zhou et al.'s unit, not Flax's MGUCell, which applies the gate after the matmul.)
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from grukit.cells.spec import CellSpec, Params
+
+
+def mgu_step(gi: Tensor, h: Tensor, params: Params) -> Tensor:
+    """One step: gi (B, 2H) = [W_if x + b_f, W_in x + b_n], h (B, H) -> h' (B, H)."""
+    H = h.shape[-1]
+    W_hh = params["weight_hh"]
+    f = torch.sigmoid(gi[:, :H] + h @ W_hh[:H].T)
+    n = torch.tanh(gi[:, H:] + (f * h) @ W_hh[H:].T)
+    return h + f * (n - h)
+
+
+MGU = CellSpec(
+    name="mgu",
+    reset_after=None,
+    norm=None,
+    input_gates="fn",
+    hidden_gates="fn",
+    bias_ih_gates="fn",
+    bias_hh_gates="",
+    step=mgu_step,
+    equations="f = s(W_if x + W_hf h + b_f); n = tanh(W_in x + W_hn (f*h) + b_n); "
+    "h' = (1-f)*h + f*n",
+)

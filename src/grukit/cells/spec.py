@@ -1,0 +1,127 @@
+"""What every GRU variant declares: its parameters, its input projection and its step.
+
+A variant is a :class:`CellSpec`. The layers (``grukit.GRU``, ``grukit.GRUCell``) and the
+sequence runners (``grukit.kernels``) know nothing about any particular variant: they
+create the parameters the spec lists, call ``project_input`` once for all time steps and
+``step`` once per time step.
+
+Parameter roles and their layout (``G_i``, ``G_h``: gates with an input / recurrent
+weight; rows are stacked gate by gate, each gate ``H`` rows, in the order the variant's
+docstring gives, e.g. ``r, z, n`` for ``gru`` exactly as torch.nn.GRU):
+
+====================  ==============  =============================================
+role                  shape           meaning
+====================  ==============  =============================================
+``weight_ih``         (G_i*H, I)      input-to-gate weights, all time steps in one GEMM
+``weight_hh``         (G_h*H, H)      recurrent weights, one GEMM per step
+``bias_ih``           (B_i*H,)        added to the input projection
+``bias_hh``           (B_h*H,)        added on the recurrent side (see each variant)
+``norm_weight``       (G_i*H,)        scale of the normalised input projection
+``norm_bias``         (G_i*H,)        shift of the normalised input projection
+====================  ==============  =============================================
+
+Buffers (batch norm only): ``norm_running_mean``, ``norm_running_var`` (G_i*H,).
+
+A layer names a parameter ``{role}_l{k}`` (``{role}_l{k}_reverse`` for the reverse
+direction), a cell names it ``{role}``: the names of torch.nn.GRU / torch.nn.GRUCell.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+Params = dict[str, Tensor]
+"""A cell's tensors by role (``"weight_ih"``, ...), for one layer and direction."""
+
+# (x (T, B, I), params, valid (T, B, 1) bool or None, training) -> gi (T, B, G_i*H)
+ProjectInput = Callable[[Tensor, Params, "Tensor | None", bool], Tensor]
+# (gi_t (B, G_i*H), h (B, H), params) -> h' (B, H)
+Step = Callable[[Tensor, Tensor, Params], Tensor]
+
+PARAMETER_ROLES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "norm_weight", "norm_bias")
+BUFFER_ROLES = ("norm_running_mean", "norm_running_var")
+
+
+def linear_projection(x: Tensor, params: Params, valid: Tensor | None, training: bool) -> Tensor:
+    """``gi = x W_ih^T + b_ih`` for all time steps in one GEMM: (T, B, I) -> (T, B, G_i*H)."""
+    return torch.nn.functional.linear(x, params["weight_ih"], params.get("bias_ih"))
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """One GRU variant: parameter layout, input projection and step function.
+
+    Attributes:
+        name: the variant's name, one of ``grukit.VARIANTS``.
+        reset_after: for variants with a reset gate, whether it is applied after the
+            recurrent matmul (torch/cuDNN form) or before it (Cho et al. 2014); ``None``
+            for variants without that choice.
+        norm: ``"batch"`` or ``"layer"`` normalisation of the input projection, or None.
+        input_gates: gates that have rows in ``weight_ih`` (and ``gi``), in row order.
+        hidden_gates: gates that have rows in ``weight_hh``, in row order ("" = none).
+        bias_ih_gates: gates that have an entry in ``bias_ih`` (when ``bias=True``).
+        bias_hh_gates: gates that have an entry in ``bias_hh`` (when ``bias=True``).
+        step: ``(gi_t, h, params) -> h'``, the pure-PyTorch reference of one step.
+        project_input: ``(x, params, valid, training) -> gi``, all steps at once.
+        equations: the variant's equations, for documentation and ``explain()``.
+    """
+
+    name: str
+    reset_after: bool | None
+    norm: str | None
+    input_gates: str
+    hidden_gates: str
+    bias_ih_gates: str
+    bias_hh_gates: str
+    step: Step
+    project_input: ProjectInput = linear_projection
+    equations: str = ""
+
+    def parameter_shapes(
+        self, input_size: int, hidden_size: int, bias: bool = True
+    ) -> dict[str, tuple[int, ...]]:
+        """Shapes of this cell's parameters by role, for one layer and direction."""
+        H = hidden_size
+        shapes: dict[str, tuple[int, ...]] = {"weight_ih": (len(self.input_gates) * H, input_size)}
+        if self.hidden_gates:
+            shapes["weight_hh"] = (len(self.hidden_gates) * H, H)
+        if bias and self.bias_ih_gates:
+            shapes["bias_ih"] = (len(self.bias_ih_gates) * H,)
+        if bias and self.bias_hh_gates:
+            shapes["bias_hh"] = (len(self.bias_hh_gates) * H,)
+        if self.norm is not None:
+            shapes["norm_weight"] = (len(self.input_gates) * H,)
+            if bias:
+                shapes["norm_bias"] = (len(self.input_gates) * H,)
+        return shapes
+
+    def buffer_shapes(self, hidden_size: int) -> dict[str, tuple[int, ...]]:
+        """Shapes of this cell's buffers (batch-norm running statistics) by role."""
+        if self.norm != "batch":
+            return {}
+        width = (len(self.input_gates) * hidden_size,)
+        return {"norm_running_mean": width, "norm_running_var": width}
+
+    def reset_parameters(self, params: Params, hidden_size: int) -> None:
+        """Initialise in place as torch.nn.GRU does: weights and biases ~ U(-1/sqrt(H), 1/sqrt(H)).
+
+        Normalisation scales start at 1 and shifts at 0, running mean 0 and variance 1.
+        """
+        bound = 1.0 / math.sqrt(hidden_size)
+        with torch.no_grad():
+            for role, tensor in params.items():
+                if role in ("norm_weight", "norm_running_var"):
+                    tensor.fill_(1.0)
+                elif role in ("norm_bias", "norm_running_mean"):
+                    tensor.zero_()
+                else:
+                    tensor.uniform_(-bound, bound)
+
+    def num_parameters(self, input_size: int, hidden_size: int, bias: bool = True) -> int:
+        """Trainable parameters of one layer and direction."""
+        return sum(math.prod(s) for s in self.parameter_shapes(input_size, hidden_size, bias).values())

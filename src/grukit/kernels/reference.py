@@ -1,0 +1,92 @@
+"""The reference sequence runner: a plain time loop over a cell's step.
+
+It is the source of truth every other backend is tested against. It runs in any dtype
+(float64 for gradcheck) on any device, and autograd flows through it. The input projection
+of all time steps is one GEMM; the loop then walks ``gi.unbind(0)`` (indexing ``gi[t]``
+inside the loop would make backward O(T^2): each index's backward writes a full-size
+gradient).
+
+Shape legend: ``T`` time, ``B`` batch, ``I`` input features, ``H`` hidden units.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from grukit.cells.spec import CellSpec, Params
+
+
+def valid_steps(lengths: Tensor, num_steps: int) -> Tensor:
+    """(T, B, 1) bool: True where step t lies inside sequence b (t < lengths[b])."""
+    steps = torch.arange(num_steps, device=lengths.device)
+    return (steps[:, None] < lengths[None, :]).unsqueeze(-1)
+
+
+def reverse_sequences(x: Tensor, lengths: Tensor | None) -> Tensor:
+    """Reverse each sequence within its own length; padding stays where it is.
+
+    x (T, B, F), lengths (B,) -> (T, B, F) with out[t, b] = x[lengths[b] - 1 - t, b] for
+    t < lengths[b] and x[t, b] otherwise. The map is its own inverse.
+    """
+    if lengths is None:
+        return x.flip(0)
+    steps = torch.arange(x.shape[0], device=x.device)[:, None]
+    last = lengths.to(x.device)[None, :] - 1
+    index = torch.where(steps <= last, last - steps, steps)
+    return x.gather(0, index.unsqueeze(-1).expand_as(x))
+
+
+def run_sequence(
+    spec: CellSpec,
+    x: Tensor,
+    h0: Tensor,
+    params: Params,
+    lengths: Tensor | None = None,
+    *,
+    reverse: bool = False,
+    training: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """Run one layer and direction of a cell over a batch of sequences.
+
+    Args:
+        spec: the variant.
+        x: (T, B, I) input.
+        h0: (B, H) initial state.
+        params: the cell's tensors by role, for this layer and direction.
+        lengths: (B,) int64 on x's device, 1 <= lengths <= T, or None for all T.
+        reverse: run from each sequence's own last step back to its first.
+        training: batch statistics (and running-statistic updates) for batch norm.
+
+    Returns:
+        output (T, B, H), zero at padded steps; h_n (B, H), each sequence's state after
+        its own last step.
+    """
+    num_steps = x.shape[0]
+    valid = None if lengths is None else valid_steps(lengths, num_steps)
+    if valid is not None:
+        # Padded inputs are replaced before anything reads them: not even a NaN there can
+        # reach an output, a statistic or a gradient.
+        x = torch.where(valid, x, 0)
+    if reverse:
+        x = reverse_sequences(x, lengths)
+    gi = spec.project_input(x, params, valid, training)
+
+    h = h0
+    outputs = []
+    if valid is None:
+        for gi_t in gi.unbind(0):
+            h = spec.step(gi_t, h, params)
+            outputs.append(h)
+    else:
+        active = int(lengths.max())  # steps past every sequence's end are skipped
+        for gi_t, valid_t in zip(gi[:active].unbind(0), valid[:active].unbind(0)):
+            h_next = spec.step(gi_t, h, params)
+            outputs.append(torch.where(valid_t, h_next, 0))
+            h = torch.where(valid_t, h_next, h)
+        if active < num_steps:
+            outputs.extend([h.new_zeros(h.shape)] * (num_steps - active))
+    output = torch.stack(outputs)
+    if reverse:
+        output = reverse_sequences(output, lengths)
+    return output, h

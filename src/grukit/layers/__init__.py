@@ -1,0 +1,6 @@
+"""The nn.Modules users hold: ``GRU`` (stacked, bidirectional, lengths) and ``GRUCell``."""
+
+from grukit.layers.cell import GRUCell
+from grukit.layers.gru import GRU
+
+__all__ = ["GRU", "GRUCell"]

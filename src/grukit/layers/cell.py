@@ -1,0 +1,90 @@
+"""``grukit.GRUCell``: one time step of any variant, a drop-in for torch.nn.GRUCell."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from grukit.cells import CellSpec, Params, cell_spec
+from grukit.layers.cell_tensors import gather_cell_tensors, register_cell_tensors
+from grukit.layers.checks import check_size, check_tensor
+
+
+class GRUCell(nn.Module):
+    r"""One step ``h' = cell(x, h)`` of any variant (equations: ``grukit.cells``).
+
+    Args:
+        input_size: I; hidden_size: H; bias: whether the cell has its biases.
+        variant, reset_after, norm: as for ``grukit.GRU``.
+
+    Shapes: input (B, I) or unbatched (I,); hx (B, H) or (H,), zeros when None;
+    output (B, H) or (H,).
+
+    Parameters carry torch.nn.GRUCell's names (``weight_ih``, ``weight_hh``, ``bias_ih``,
+    ``bias_hh``). With ``variant="ligru"`` and batch norm, a cell in training mode
+    normalises with the statistics of its own step's batch (a layer uses all steps).
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        *,
+        variant: str = "gru",
+        reset_after: bool | None = None,
+        norm: str | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.input_size = check_size("input_size", input_size)
+        self.hidden_size = check_size("hidden_size", hidden_size)
+        self.bias = bool(bias)
+        self.spec: CellSpec = cell_spec(variant, reset_after, norm)
+        self._tensor_names = register_cell_tensors(
+            self, self.spec, self.input_size, self.hidden_size, self.bias, "",
+            {"device": device, "dtype": dtype},
+        )
+        self.reset_parameters()
+
+    @property
+    def variant(self) -> str:
+        return self.spec.name
+
+    def cell_params(self) -> Params:
+        """The cell's tensors by role."""
+        return gather_cell_tensors(self, self._tensor_names)
+
+    def reset_parameters(self) -> None:
+        self.spec.reset_parameters(self.cell_params(), self.hidden_size)
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}, variant={self.spec.name!r}"
+        if not self.bias:
+            text += ", bias=False"
+        if self.spec.reset_after is False:
+            text += ", reset_after=False"
+        if self.spec.norm is not None:
+            text += f", norm={self.spec.norm!r}"
+        return text
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        """One step: input (B, I) or (I,), hx (B, H) or (H,) -> h' of hx's shape."""
+        weight = self.weight_ih
+        I, H = self.input_size, self.hidden_size  # noqa: E741
+        check_tensor("input", input, shapes=[(-1, I), (I,)], wanted=f"(B, I={I}) or unbatched (I={I},)",
+                     dtype=weight.dtype, device=weight.device)
+        batched = input.dim() == 2
+        x = input if batched else input.unsqueeze(0)
+        if hx is None:
+            h = x.new_zeros(x.shape[0], H)
+        else:
+            shape = (x.shape[0], H) if batched else (H,)
+            wanted = f"(B={x.shape[0]}, H={H})" if batched else f"(H={H},)"
+            check_tensor("hx", hx, shapes=[shape], wanted=wanted, dtype=weight.dtype, device=weight.device)
+            h = hx if batched else hx.unsqueeze(0)
+        params = self.cell_params()
+        gi = self.spec.project_input(x.unsqueeze(0), params, None, self.training)[0]
+        h_next = self.spec.step(gi, h, params)
+        return h_next if batched else h_next.squeeze(0)

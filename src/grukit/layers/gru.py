@@ -1,0 +1,306 @@
+"""``grukit.GRU``: every variant behind torch.nn.GRU's interface."""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from grukit.cells import CellSpec, Params, cell_spec
+from grukit.kernels import BackendChoice, choose_backend
+from grukit.kernels.dispatch import check_backend
+from grukit.layers.cell_tensors import gather_cell_tensors, register_cell_tensors
+from grukit.layers.checks import check_dropout, check_lengths, check_size, check_tensor
+
+
+class GRU(nn.Module):
+    r"""A multi-layer gated recurrent unit of any variant, a drop-in for torch.nn.GRU.
+
+    For each layer k, direction d and time step t (equations of each variant:
+    ``grukit.cells``; ``variant="gru"`` is torch.nn.GRU's)::
+
+        h_t = cell(x_t, h_{t-1})
+
+    The input of layer k >= 1 is the output of layer k - 1 (both directions concatenated),
+    with dropout between layers while training, as in torch.nn.GRU.
+
+    Args:
+        input_size: I, features of the input.
+        hidden_size: H, units of the state.
+        num_layers: stacked layers.
+        bias: whether the cell has its biases (for ``ligru``: the batch-norm shift).
+        batch_first: input and output are (B, T, *) instead of (T, B, *); h_n is not.
+        dropout: probability of zeroing outputs of every layer but the last, in training.
+        bidirectional: add a reverse direction, starting at each sequence's own last step.
+        variant: one of ``grukit.VARIANTS``.
+        reset_after: for the reset-gated variants, True (default, torch's form) or False
+            (Cho et al. 2014); None means the variant's default.
+        norm: for ``ligru``: "batch" (default) or "layer".
+        backend: "auto" or a name from ``grukit.kernels.BACKENDS``.
+
+    Shapes (D = 2 if bidirectional else 1, L = num_layers):
+        - input: (T, B, I), (B, T, I) with batch_first, unbatched (T, I), or a
+          PackedSequence.
+        - hx: (L*D, B, H), or (L*D, H) for unbatched input; zeros when None.
+        - lengths: (B,) ints in 1..T, optional; not with a PackedSequence.
+        - output: (T, B, D*H) (batch_first: (B, T, D*H)); zero at t >= lengths[b]; a
+          PackedSequence when the input is one.
+        - h_n: (L*D, B, H), each sequence's state after its own last step.
+
+    Parameters carry torch.nn.GRU's names (``weight_ih_l{k}``, ``..._reverse``), so a
+    torch.nn.GRU state_dict loads into ``GRU(variant="gru")`` unchanged, and back.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        variant: str = "gru",
+        reset_after: bool | None = None,
+        norm: str | None = None,
+        backend: str = "auto",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.input_size = check_size("input_size", input_size)
+        self.hidden_size = check_size("hidden_size", hidden_size)
+        self.num_layers = check_size("num_layers", num_layers)
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = check_dropout(dropout)
+        self.bidirectional = bool(bidirectional)
+        self.spec: CellSpec = cell_spec(variant, reset_after, norm)
+        self.backend = check_backend(backend)
+        if self.dropout > 0 and self.num_layers == 1:
+            warnings.warn(
+                f"dropout={self.dropout} has no effect with num_layers=1: it acts between "
+                f"stacked layers",
+                stacklevel=2,
+            )
+        directions = 2 if self.bidirectional else 1
+        factory_kwargs = {"device": device, "dtype": dtype}
+        # _tensor_names[layer][direction]: role -> attribute name
+        self._tensor_names: list[list[dict[str, str]]] = [
+            [
+                register_cell_tensors(
+                    self,
+                    self.spec,
+                    self.input_size if layer == 0 else self.hidden_size * directions,
+                    self.hidden_size,
+                    self.bias,
+                    f"_l{layer}" + ("_reverse" if direction else ""),
+                    factory_kwargs,
+                )
+                for direction in range(directions)
+            ]
+            for layer in range(self.num_layers)
+        ]
+        self.reset_parameters()
+
+    @property
+    def variant(self) -> str:
+        return self.spec.name
+
+    @property
+    def reset_after(self) -> bool | None:
+        return self.spec.reset_after
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def cell_params(self, layer: int, direction: int = 0) -> Params:
+        """Tensors of one layer and direction by role (``"weight_ih"``, ...)."""
+        return gather_cell_tensors(self, self._tensor_names[layer][direction])
+
+    def reset_parameters(self) -> None:
+        """Re-initialise every layer and direction as its variant prescribes."""
+        for names in self._tensor_names:
+            for direction_names in names:
+                self.spec.reset_parameters(gather_cell_tensors(self, direction_names), self.hidden_size)
+
+    def flatten_parameters(self) -> None:
+        """No-op, so code written for torch.nn.GRU (which calls it for cuDNN) runs unchanged."""
+
+    def backend_choice(self) -> BackendChoice:
+        """The backend that runs the next forward pass, and why."""
+        return choose_backend(self.backend)
+
+    def explain(self) -> str:
+        """Which variant, which equations, which backend and why, in a few lines."""
+        choice = self.backend_choice()
+        return (
+            f"variant: {self.spec.name}"
+            + (f" (reset_after={self.spec.reset_after})" if self.spec.reset_after is not None else "")
+            + (f" (norm={self.spec.norm})" if self.spec.norm else "")
+            + f"\nequations: {self.spec.equations}\nbackend: {choice.name} ({choice.reason})"
+        )
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        if not self.bias:
+            text += ", bias=False"
+        if self.batch_first:
+            text += ", batch_first=True"
+        if self.dropout:
+            text += f", dropout={self.dropout}"
+        if self.bidirectional:
+            text += ", bidirectional=True"
+        text += f", variant={self.spec.name!r}"
+        if self.spec.reset_after is False:
+            text += ", reset_after=False"
+        if self.spec.norm is not None:
+            text += f", norm={self.spec.norm!r}"
+        if self.backend != "auto":
+            text += f", backend={self.backend!r}"
+        return text
+
+    def forward(
+        self,
+        input: Tensor | PackedSequence,
+        hx: Tensor | None = None,
+        lengths: Tensor | list[int] | None = None,
+    ) -> tuple[Tensor | PackedSequence, Tensor]:
+        """Run the layers over ``input``; see the class docstring for shapes."""
+        reference = self.weight_ih_l0
+        dtype, device = reference.dtype, reference.device
+        I = self.input_size  # noqa: E741
+        if isinstance(input, PackedSequence):
+            if lengths is not None:
+                raise ValueError(
+                    "lengths: got a value together with a PackedSequence, which carries its "
+                    "own lengths; wanted None"
+                )
+            check_tensor("input", input.data, shapes=[(-1, I)], wanted=f"packed data (N, I={I})",
+                         dtype=dtype, device=device)
+            x, packed_lengths = pad_packed_sequence(input)  # (T, B, I), original batch order
+            lengths = packed_lengths.to(device)
+            batched = True
+        else:
+            layout = "(B, T, I={I})" if self.batch_first else "(T, B, I={I})"
+            check_tensor("input", input, shapes=[(-1, -1, I), (-1, I)],
+                         wanted=f"{layout.format(I=I)} or unbatched (T, I={I})",
+                         dtype=dtype, device=device)
+            batched = input.dim() == 3
+            if not batched:
+                x = input.unsqueeze(1)
+            else:
+                x = input.transpose(0, 1) if self.batch_first else input
+        num_steps, batch_size = x.shape[0], x.shape[1]
+
+        state_rows = self.num_layers * self.num_directions
+        if hx is None:
+            h0 = x.new_zeros(state_rows, batch_size, self.hidden_size)
+        else:
+            shape = (state_rows, batch_size, self.hidden_size) if batched else (state_rows, self.hidden_size)
+            wanted = f"(num_layers*num_directions={state_rows}, " + (
+                f"B={batch_size}, " if batched else ""
+            ) + f"H={self.hidden_size})"
+            check_tensor("hx", hx, shapes=[shape], wanted=wanted, dtype=dtype, device=device)
+            h0 = hx if batched else hx.unsqueeze(1)
+
+        if lengths is not None and not isinstance(input, PackedSequence):
+            if not batched and isinstance(lengths, Tensor) and lengths.dim() == 0:
+                lengths = lengths.reshape(1)
+            lengths = check_lengths(lengths, batch_size, num_steps, device)
+
+        output, h_n = self._run_layers(x, h0, lengths)
+
+        if isinstance(input, PackedSequence):
+            output = _pack_like(output, lengths, input)
+        elif not batched:
+            output, h_n = output.squeeze(1), h_n.squeeze(1)
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, h_n
+
+    def _run_layers(self, x: Tensor, h0: Tensor, lengths: Tensor | None) -> tuple[Tensor, Tensor]:
+        """x (T, B, I), h0 (L*D, B, H) -> output (T, B, D*H), h_n (L*D, B, H)."""
+        run = self.backend_choice().run
+        final_states = []
+        layer_input = x
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.num_directions):
+                output, h_last = run(
+                    self.spec,
+                    layer_input,
+                    h0[layer * self.num_directions + direction],
+                    self.cell_params(layer, direction),
+                    lengths,
+                    reverse=direction == 1,
+                    training=self.training,
+                )
+                outputs.append(output)
+                final_states.append(h_last)
+            layer_input = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_input = nn.functional.dropout(layer_input, self.dropout, training=True)
+        return layer_input, torch.stack(final_states)
+
+    @classmethod
+    def from_torch(cls, module: nn.GRU, *, backend: str = "auto") -> GRU:
+        """A ``variant="gru"`` layer with exactly ``module``'s configuration and weights."""
+        if not isinstance(module, nn.GRU):
+            raise TypeError(f"module: got {type(module).__name__}, wanted a torch.nn.GRU")
+        weight = module.weight_ih_l0
+        layer = cls(
+            module.input_size,
+            module.hidden_size,
+            module.num_layers,
+            module.bias,
+            module.batch_first,
+            float(module.dropout),
+            module.bidirectional,
+            variant="gru",
+            backend=backend,
+            device=weight.device,
+            dtype=weight.dtype,
+        )
+        layer.load_state_dict(module.state_dict())
+        return layer.train(module.training)
+
+    def to_torch(self) -> nn.GRU:
+        """The torch.nn.GRU with exactly this layer's configuration and weights.
+
+        Only ``variant="gru"`` with ``reset_after=True`` is a torch.nn.GRU.
+        """
+        if self.spec.name != "gru" or not self.spec.reset_after:
+            raise ValueError(
+                f"variant: got {self.spec.name!r} (reset_after={self.spec.reset_after}), "
+                f"wanted 'gru' with reset_after=True, the only form torch.nn.GRU computes"
+            )
+        weight = self.weight_ih_l0
+        module = nn.GRU(
+            self.input_size,
+            self.hidden_size,
+            self.num_layers,
+            bias=self.bias,
+            batch_first=self.batch_first,
+            dropout=self.dropout,
+            bidirectional=self.bidirectional,
+            device=weight.device,
+            dtype=weight.dtype,
+        )
+        module.load_state_dict(self.state_dict())
+        return module.train(self.training)
+
+
+def _pack_like(output: Tensor, lengths: Tensor, like: PackedSequence) -> PackedSequence:
+    """Pack a padded (T, B, F) output with the same batch order and sizes as ``like``."""
+    order = like.sorted_indices
+    if order is not None:
+        output, lengths = output.index_select(1, order), lengths.index_select(0, order.to(lengths.device))
+    packed = pack_padded_sequence(output, lengths.cpu(), enforce_sorted=True)
+    return PackedSequence(packed.data, like.batch_sizes, like.sorted_indices, like.unsorted_indices)
