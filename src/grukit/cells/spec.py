@@ -124,4 +124,6 @@ class CellSpec:
 
     def num_parameters(self, input_size: int, hidden_size: int, bias: bool = True) -> int:
         """Trainable parameters of one layer and direction."""
-        return sum(math.prod(s) for s in self.parameter_shapes(input_size, hidden_size, bias).values())
+        return sum(
+            math.prod(s) for s in self.parameter_shapes(input_size, hidden_size, bias).values()
+        )

@@ -43,7 +43,12 @@ class GRUCell(nn.Module):
         self.bias = bool(bias)
         self.spec: CellSpec = cell_spec(variant, reset_after, norm)
         self._tensor_names = register_cell_tensors(
-            self, self.spec, self.input_size, self.hidden_size, self.bias, "",
+            self,
+            self.spec,
+            self.input_size,
+            self.hidden_size,
+            self.bias,
+            "",
             {"device": device, "dtype": dtype},
         )
         self.reset_parameters()
@@ -73,8 +78,14 @@ class GRUCell(nn.Module):
         """One step: input (B, I) or (I,), hx (B, H) or (H,) -> h' of hx's shape."""
         weight = self.weight_ih
         I, H = self.input_size, self.hidden_size  # noqa: E741
-        check_tensor("input", input, shapes=[(-1, I), (I,)], wanted=f"(B, I={I}) or unbatched (I={I},)",
-                     dtype=weight.dtype, device=weight.device)
+        check_tensor(
+            "input",
+            input,
+            shapes=[(-1, I), (I,)],
+            wanted=f"(B, I={I}) or unbatched (I={I},)",
+            dtype=weight.dtype,
+            device=weight.device,
+        )
         batched = input.dim() == 2
         x = input if batched else input.unsqueeze(0)
         if hx is None:
@@ -82,7 +93,9 @@ class GRUCell(nn.Module):
         else:
             shape = (x.shape[0], H) if batched else (H,)
             wanted = f"(B={x.shape[0]}, H={H})" if batched else f"(H={H},)"
-            check_tensor("hx", hx, shapes=[shape], wanted=wanted, dtype=weight.dtype, device=weight.device)
+            check_tensor(
+                "hx", hx, shapes=[shape], wanted=wanted, dtype=weight.dtype, device=weight.device
+            )
             h = hx if batched else hx.unsqueeze(0)
         params = self.cell_params()
         gi = self.spec.project_input(x.unsqueeze(0), params, None, self.training)[0]

@@ -41,7 +41,9 @@ def check_tensor(
     ``wanted`` spells the accepted shapes for the message, e.g. "(T, B, I=8) or (T, I=8)".
     """
     if not isinstance(value, Tensor):
-        raise TypeError(f"{name}: got {type(value).__name__}, wanted a torch.Tensor of shape {wanted}")
+        raise TypeError(
+            f"{name}: got {type(value).__name__}, wanted a torch.Tensor of shape {wanted}"
+        )
     got = tuple(value.shape)
     if not any(_shape_matches(got, shape) for shape in shapes):
         raise ValueError(f"{name}: got shape {got}, wanted {wanted}")
@@ -76,7 +78,8 @@ def check_lengths(lengths: object, batch_size: int, num_steps: int, device: torc
             raise TypeError(f"lengths: got {lengths!r}, wanted a 1-D sequence of ints") from error
     if not isinstance(lengths, Tensor):
         raise TypeError(
-            f"lengths: got {type(lengths).__name__}, wanted a 1-D int tensor or list of {batch_size} ints"
+            f"lengths: got {type(lengths).__name__}, "
+            f"wanted a 1-D int tensor or list of {batch_size} ints"
         )
     if lengths.dtype == torch.bool or lengths.is_complex():
         raise TypeError(f"lengths: got dtype {lengths.dtype}, wanted an integer dtype")
@@ -88,9 +91,13 @@ def check_lengths(lengths: object, batch_size: int, num_steps: int, device: torc
     values = lengths.detach().cpu()
     if values.is_floating_point():
         if not bool(torch.isfinite(values).all()):
-            raise ValueError(f"lengths: got non-finite values {values.tolist()}, wanted whole numbers")
+            raise ValueError(
+                f"lengths: got non-finite values {values.tolist()}, wanted whole numbers"
+            )
         if not bool((values == values.round()).all()):
-            raise ValueError(f"lengths: got fractional values {values.tolist()}, wanted whole numbers")
+            raise ValueError(
+                f"lengths: got fractional values {values.tolist()}, wanted whole numbers"
+            )
     values = values.long()
     out_of_range = ((values < 1) | (values > num_steps)).nonzero().flatten()
     if out_of_range.numel():

@@ -126,7 +126,9 @@ class GRU(nn.Module):
         """Re-initialise every layer and direction as its variant prescribes."""
         for names in self._tensor_names:
             for direction_names in names:
-                self.spec.reset_parameters(gather_cell_tensors(self, direction_names), self.hidden_size)
+                self.spec.reset_parameters(
+                    gather_cell_tensors(self, direction_names), self.hidden_size
+                )
 
     def flatten_parameters(self) -> None:
         """No-op, so code written for torch.nn.GRU (which calls it for cuDNN) runs unchanged."""
@@ -140,7 +142,11 @@ class GRU(nn.Module):
         choice = self.backend_choice()
         return (
             f"variant: {self.spec.name}"
-            + (f" (reset_after={self.spec.reset_after})" if self.spec.reset_after is not None else "")
+            + (
+                f" (reset_after={self.spec.reset_after})"
+                if self.spec.reset_after is not None
+                else ""
+            )
             + (f" (norm={self.spec.norm})" if self.spec.norm else "")
             + f"\nequations: {self.spec.equations}\nbackend: {choice.name} ({choice.reason})"
         )
@@ -182,16 +188,27 @@ class GRU(nn.Module):
                     "lengths: got a value together with a PackedSequence, which carries its "
                     "own lengths; wanted None"
                 )
-            check_tensor("input", input.data, shapes=[(-1, I)], wanted=f"packed data (N, I={I})",
-                         dtype=dtype, device=device)
+            check_tensor(
+                "input",
+                input.data,
+                shapes=[(-1, I)],
+                wanted=f"packed data (N, I={I})",
+                dtype=dtype,
+                device=device,
+            )
             x, packed_lengths = pad_packed_sequence(input)  # (T, B, I), original batch order
             lengths = packed_lengths.to(device)
             batched = True
         else:
             layout = "(B, T, I={I})" if self.batch_first else "(T, B, I={I})"
-            check_tensor("input", input, shapes=[(-1, -1, I), (-1, I)],
-                         wanted=f"{layout.format(I=I)} or unbatched (T, I={I})",
-                         dtype=dtype, device=device)
+            check_tensor(
+                "input",
+                input,
+                shapes=[(-1, -1, I), (-1, I)],
+                wanted=f"{layout.format(I=I)} or unbatched (T, I={I})",
+                dtype=dtype,
+                device=device,
+            )
             batched = input.dim() == 3
             if not batched:
                 x = input.unsqueeze(1)
@@ -203,10 +220,16 @@ class GRU(nn.Module):
         if hx is None:
             h0 = x.new_zeros(state_rows, batch_size, self.hidden_size)
         else:
-            shape = (state_rows, batch_size, self.hidden_size) if batched else (state_rows, self.hidden_size)
-            wanted = f"(num_layers*num_directions={state_rows}, " + (
-                f"B={batch_size}, " if batched else ""
-            ) + f"H={self.hidden_size})"
+            shape = (
+                (state_rows, batch_size, self.hidden_size)
+                if batched
+                else (state_rows, self.hidden_size)
+            )
+            wanted = (
+                f"(num_layers*num_directions={state_rows}, "
+                + (f"B={batch_size}, " if batched else "")
+                + f"H={self.hidden_size})"
+            )
             check_tensor("hx", hx, shapes=[shape], wanted=wanted, dtype=dtype, device=device)
             h0 = hx if batched else hx.unsqueeze(1)
 
@@ -301,6 +324,9 @@ def _pack_like(output: Tensor, lengths: Tensor, like: PackedSequence) -> PackedS
     """Pack a padded (T, B, F) output with the same batch order and sizes as ``like``."""
     order = like.sorted_indices
     if order is not None:
-        output, lengths = output.index_select(1, order), lengths.index_select(0, order.to(lengths.device))
+        output, lengths = (
+            output.index_select(1, order),
+            lengths.index_select(0, order.to(lengths.device)),
+        )
     packed = pack_padded_sequence(output, lengths.cpu(), enforce_sorted=True)
     return PackedSequence(packed.data, like.batch_sizes, like.sorted_indices, like.unsorted_indices)
