@@ -17,6 +17,15 @@ T, B, I, H = 6, 4, 3, 5
 LENGTHS = [T, 1, 3, T - 2]
 
 
+def make_case(reset_after, bidirectional, seed):
+    """A layer, its ONNX model and float32 inputs X (T, B, I), initial_h (D, B, H)."""
+    layer = grukit.GRU(I, H, bidirectional=bidirectional, reset_after=reset_after)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((T, B, I)).astype(np.float32)
+    h0 = rng.standard_normal((layer.num_directions, B, H)).astype(np.float32)
+    return layer, onnx_gru_model(layer), x, h0
+
+
 def run_grukit(layer, x, h0, lengths):
     with torch.no_grad():
         output, h_n = layer(torch.from_numpy(x), torch.from_numpy(h0), lengths=lengths)
@@ -27,11 +36,8 @@ def run_grukit(layer, x, h0, lengths):
 @pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
 def test_matches_onnx_reference_evaluator(reset_after, bidirectional):
-    layer = grukit.GRU(I, H, bidirectional=bidirectional, reset_after=reset_after)
-    D = layer.num_directions
-    x = np.random.default_rng(0).standard_normal((T, B, I)).astype(np.float32)
-    h0 = np.random.default_rng(1).standard_normal((D, B, H)).astype(np.float32)
-    evaluator = onnx_reference.ReferenceEvaluator(onnx_gru_model(layer))
+    layer, model, x, h0 = make_case(reset_after, bidirectional, seed=0)
+    evaluator = onnx_reference.ReferenceEvaluator(model)
     # The reference evaluator ignores sequence_lens, so it is compared at full length.
     Y, Y_h = evaluator.run(
         None, {"X": x, "sequence_lens": np.full(B, T, np.int32), "initial_h": h0}
@@ -44,12 +50,9 @@ def test_matches_onnx_reference_evaluator(reset_after, bidirectional):
 @pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
 def test_matches_onnx_runtime_with_lengths(reset_after, bidirectional):
-    layer = grukit.GRU(I, H, bidirectional=bidirectional, reset_after=reset_after)
-    D = layer.num_directions
-    x = np.random.default_rng(2).standard_normal((T, B, I)).astype(np.float32)
-    h0 = np.random.default_rng(3).standard_normal((D, B, H)).astype(np.float32)
+    layer, model, x, h0 = make_case(reset_after, bidirectional, seed=1)
     session = onnxruntime.InferenceSession(
-        onnx_gru_model(layer).SerializeToString(), providers=["CPUExecutionProvider"]
+        model.SerializeToString(), providers=["CPUExecutionProvider"]
     )
     Y, Y_h = session.run(
         None, {"X": x, "sequence_lens": np.array(LENGTHS, np.int32), "initial_h": h0}

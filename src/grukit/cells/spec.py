@@ -122,6 +122,15 @@ class CellSpec:
                 else:
                     tensor.uniform_(-bound, bound)
 
+    def options_repr(self) -> str:
+        """The options that select this spec, as keyword arguments: "variant='gru', ..."."""
+        text = f"variant={self.name!r}"
+        if self.reset_after is not None:
+            text += f", reset_after={self.reset_after}"
+        if self.norm is not None:
+            text += f", norm={self.norm!r}"
+        return text
+
     def num_parameters(self, input_size: int, hidden_size: int, bias: bool = True) -> int:
         """Trainable parameters of one layer and direction."""
         return sum(

@@ -65,14 +65,9 @@ class GRUCell(nn.Module):
         self.spec.reset_parameters(self.cell_params(), self.hidden_size)
 
     def extra_repr(self) -> str:
-        text = f"{self.input_size}, {self.hidden_size}, variant={self.spec.name!r}"
-        if not self.bias:
-            text += ", bias=False"
-        if self.spec.reset_after is False:
-            text += ", reset_after=False"
-        if self.spec.norm is not None:
-            text += f", norm={self.spec.norm!r}"
-        return text
+        return f"{self.input_size}, {self.hidden_size}, {self.spec.options_repr()}" + (
+            "" if self.bias else ", bias=False"
+        )
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """One step: input (B, I) or (I,), hx (B, H) or (H,) -> h' of hx's shape."""

@@ -141,14 +141,8 @@ class GRU(nn.Module):
         """Which variant, which equations, which backend and why, in a few lines."""
         choice = self.backend_choice()
         return (
-            f"variant: {self.spec.name}"
-            + (
-                f" (reset_after={self.spec.reset_after})"
-                if self.spec.reset_after is not None
-                else ""
-            )
-            + (f" (norm={self.spec.norm})" if self.spec.norm else "")
-            + f"\nequations: {self.spec.equations}\nbackend: {choice.name} ({choice.reason})"
+            f"cell: {self.spec.options_repr()}\nequations: {self.spec.equations}\n"
+            f"backend: {choice.name} ({choice.reason})"
         )
 
     def extra_repr(self) -> str:
@@ -163,11 +157,7 @@ class GRU(nn.Module):
             text += f", dropout={self.dropout}"
         if self.bidirectional:
             text += ", bidirectional=True"
-        text += f", variant={self.spec.name!r}"
-        if self.spec.reset_after is False:
-            text += ", reset_after=False"
-        if self.spec.norm is not None:
-            text += f", norm={self.spec.norm!r}"
+        text += f", {self.spec.options_repr()}"
         if self.backend != "auto":
             text += f", backend={self.backend!r}"
         return text
