@@ -72,7 +72,7 @@ class GRUCell(nn.Module):
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """One step: input (B, I) or (I,), hx (B, H) or (H,) -> h' of hx's shape."""
         weight = self.weight_ih
-        I, H = self.input_size, self.hidden_size  # noqa: E741
+        I, H = self.input_size, self.hidden_size
         check_tensor(
             "input",
             input,

@@ -169,9 +169,23 @@ class GRU(nn.Module):
         lengths: Tensor | list[int] | None = None,
     ) -> tuple[Tensor | PackedSequence, Tensor]:
         """Run the layers over ``input``; see the class docstring for shapes."""
-        reference = self.weight_ih_l0
-        dtype, device = reference.dtype, reference.device
-        I = self.input_size  # noqa: E741
+        x, lengths, batched = self._time_major(input, lengths)
+        h0 = self._initial_state(hx, x.shape[1], batched)
+        output, h_n = self._run_layers(x, h0, lengths)
+        if isinstance(input, PackedSequence):
+            output = _pack_like(output, lengths, input)
+        elif not batched:
+            output, h_n = output.squeeze(1), h_n.squeeze(1)
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, h_n
+
+    def _time_major(
+        self, input: Tensor | PackedSequence, lengths: object
+    ) -> tuple[Tensor, Tensor | None, bool]:
+        """Check the input and lengths; return x (T, B, I), lengths (B,) or None, batched."""
+        weight = self.weight_ih_l0
+        I = self.input_size
         if isinstance(input, PackedSequence):
             if lengths is not None:
                 raise ValueError(
@@ -183,60 +197,45 @@ class GRU(nn.Module):
                 input.data,
                 shapes=[(-1, I)],
                 wanted=f"packed data (N, I={I})",
-                dtype=dtype,
-                device=device,
+                dtype=weight.dtype,
+                device=weight.device,
             )
-            x, packed_lengths = pad_packed_sequence(input)  # (T, B, I), original batch order
-            lengths = packed_lengths.to(device)
-            batched = True
-        else:
-            layout = "(B, T, I={I})" if self.batch_first else "(T, B, I={I})"
-            check_tensor(
-                "input",
-                input,
-                shapes=[(-1, -1, I), (-1, I)],
-                wanted=f"{layout.format(I=I)} or unbatched (T, I={I})",
-                dtype=dtype,
-                device=device,
-            )
-            batched = input.dim() == 3
-            if not batched:
-                x = input.unsqueeze(1)
-            else:
-                x = input.transpose(0, 1) if self.batch_first else input
-        num_steps, batch_size = x.shape[0], x.shape[1]
+            x, packed_lengths = pad_packed_sequence(input)  # original batch order
+            return x, packed_lengths.to(weight.device), True
 
-        state_rows = self.num_layers * self.num_directions
-        if hx is None:
-            h0 = x.new_zeros(state_rows, batch_size, self.hidden_size)
-        else:
-            shape = (
-                (state_rows, batch_size, self.hidden_size)
-                if batched
-                else (state_rows, self.hidden_size)
-            )
-            wanted = (
-                f"(num_layers*num_directions={state_rows}, "
-                + (f"B={batch_size}, " if batched else "")
-                + f"H={self.hidden_size})"
-            )
-            check_tensor("hx", hx, shapes=[shape], wanted=wanted, dtype=dtype, device=device)
-            h0 = hx if batched else hx.unsqueeze(1)
-
-        if lengths is not None and not isinstance(input, PackedSequence):
-            if not batched and isinstance(lengths, Tensor) and lengths.dim() == 0:
+        layout = f"(B, T, I={I})" if self.batch_first else f"(T, B, I={I})"
+        check_tensor(
+            "input",
+            input,
+            shapes=[(-1, -1, I), (-1, I)],
+            wanted=f"{layout} or unbatched (T, I={I})",
+            dtype=weight.dtype,
+            device=weight.device,
+        )
+        batched = input.dim() == 3
+        if not batched:
+            x = input.unsqueeze(1)
+            if isinstance(lengths, Tensor) and lengths.dim() == 0:
                 lengths = lengths.reshape(1)
-            lengths = check_lengths(lengths, batch_size, num_steps, device)
+        else:
+            x = input.transpose(0, 1) if self.batch_first else input
+        if lengths is not None:
+            lengths = check_lengths(lengths, x.shape[1], x.shape[0], weight.device)
+        return x, lengths, batched
 
-        output, h_n = self._run_layers(x, h0, lengths)
-
-        if isinstance(input, PackedSequence):
-            output = _pack_like(output, lengths, input)
-        elif not batched:
-            output, h_n = output.squeeze(1), h_n.squeeze(1)
-        elif self.batch_first:
-            output = output.transpose(0, 1)
-        return output, h_n
+    def _initial_state(self, hx: Tensor | None, batch_size: int, batched: bool) -> Tensor:
+        """Check hx; return h0 (L*D, B, H), zeros when hx is None."""
+        weight = self.weight_ih_l0
+        rows, H = self.num_layers * self.num_directions, self.hidden_size
+        if hx is None:
+            return weight.new_zeros(rows, batch_size, H)
+        shape = (rows, batch_size, H) if batched else (rows, H)
+        batch = f"B={batch_size}, " if batched else ""
+        wanted = f"(num_layers*num_directions={rows}, {batch}H={H})"
+        check_tensor(
+            "hx", hx, shapes=[shape], wanted=wanted, dtype=weight.dtype, device=weight.device
+        )
+        return hx if batched else hx.unsqueeze(1)
 
     def _run_layers(self, x: Tensor, h0: Tensor, lengths: Tensor | None) -> tuple[Tensor, Tensor]:
         """x (T, B, I), h0 (L*D, B, H) -> output (T, B, D*H), h_n (L*D, B, H)."""
