@@ -11,6 +11,8 @@ Shape legend: ``T`` time, ``B`` batch, ``I`` input features, ``H`` hidden units.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -37,6 +39,36 @@ def reverse_sequences(x: Tensor, lengths: Tensor | None) -> Tensor:
     return x.gather(0, index.unsqueeze(-1).expand_as(x))
 
 
+Recurrence = Callable[[CellSpec, Tensor, Tensor, Params, "Tensor | None"], tuple[Tensor, Tensor]]
+"""(spec, gi (T, B, G_i*H), h0 (B, H), params, lengths) -> output (T, B, H), h_n (B, H)."""
+
+
+def loop_recurrence(
+    spec: CellSpec, gi: Tensor, h0: Tensor, params: Params, lengths: Tensor | None
+) -> tuple[Tensor, Tensor]:
+    """The recurrence as a Python loop over ``spec.step``: the reference.
+
+    gi (T, B, G_i*H) is the input projection of every step (padded steps hold anything);
+    output (T, B, H) is zero at padded steps; h_n (B, H) is each sequence's last state.
+    """
+    num_steps = gi.shape[0]
+    h = h0
+    outputs = []
+    if lengths is None:
+        for gi_t in gi.unbind(0):
+            h = spec.step(gi_t, h, params)
+            outputs.append(h)
+        return torch.stack(outputs), h
+    valid = valid_steps(lengths, num_steps)
+    active = int(lengths.max())  # steps past every sequence's end are skipped
+    for gi_t, valid_t in zip(gi[:active].unbind(0), valid[:active].unbind(0)):
+        h_next = spec.step(gi_t, h, params)
+        outputs.append(torch.where(valid_t, h_next, 0))
+        h = torch.where(valid_t, h_next, h)
+    outputs.extend([h.new_zeros(h.shape)] * (num_steps - active))
+    return torch.stack(outputs), h
+
+
 def run_sequence(
     spec: CellSpec,
     x: Tensor,
@@ -46,8 +78,12 @@ def run_sequence(
     *,
     reverse: bool = False,
     training: bool = False,
+    recurrence: Recurrence = loop_recurrence,
 ) -> tuple[Tensor, Tensor]:
     """Run one layer and direction of a cell over a batch of sequences.
+
+    Padding, direction and the input projection are handled here, once for every backend;
+    ``recurrence`` runs the time loop (the Python reference by default).
 
     Args:
         spec: the variant.
@@ -57,13 +93,13 @@ def run_sequence(
         lengths: (B,) int64 on x's device, 1 <= lengths <= T, or None for all T.
         reverse: run from each sequence's own last step back to its first.
         training: batch statistics (and running-statistic updates) for batch norm.
+        recurrence: the time loop over the projected input.
 
     Returns:
         output (T, B, H), zero at padded steps; h_n (B, H), each sequence's state after
         its own last step.
     """
-    num_steps = x.shape[0]
-    valid = None if lengths is None else valid_steps(lengths, num_steps)
+    valid = None if lengths is None else valid_steps(lengths, x.shape[0])
     if valid is not None:
         # Padded inputs are replaced before anything reads them: not even a NaN there can
         # reach an output, a statistic or a gradient.
@@ -71,22 +107,7 @@ def run_sequence(
     if reverse:
         x = reverse_sequences(x, lengths)
     gi = spec.project_input(x, params, valid, training)
-
-    h = h0
-    outputs = []
-    if valid is None:
-        for gi_t in gi.unbind(0):
-            h = spec.step(gi_t, h, params)
-            outputs.append(h)
-    else:
-        active = int(lengths.max())  # steps past every sequence's end are skipped
-        for gi_t, valid_t in zip(gi[:active].unbind(0), valid[:active].unbind(0)):
-            h_next = spec.step(gi_t, h, params)
-            outputs.append(torch.where(valid_t, h_next, 0))
-            h = torch.where(valid_t, h_next, h)
-        if active < num_steps:
-            outputs.extend([h.new_zeros(h.shape)] * (num_steps - active))
-    output = torch.stack(outputs)
+    output, h_n = recurrence(spec, gi, h0, params, lengths)
     if reverse:
         output = reverse_sequences(output, lengths)
-    return output, h
+    return output, h_n
