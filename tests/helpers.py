@@ -31,6 +31,8 @@ def config_id(config) -> str:
 
 
 variant_configs = pytest.mark.parametrize("config", VARIANT_CONFIGS, ids=config_id)
+BACKEND_NAMES = ["reference", "fused"]
+backends = pytest.mark.parametrize("backend", BACKEND_NAMES)
 
 
 def layer_kwargs(config) -> dict:

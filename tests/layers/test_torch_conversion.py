@@ -64,7 +64,13 @@ def test_state_dict_of_other_variant_does_not_fit_torch():
 
 
 def test_flatten_parameters_and_repr():
-    layer = grukit.GRU(5, 7, 2, batch_first=True, variant="ligru", norm="layer")
+    layer = grukit.GRU(
+        5, 7, 2, batch_first=True, variant="ligru", norm="layer", backend="reference"
+    )
     layer.flatten_parameters()
-    assert repr(layer) == "GRU(5, 7, num_layers=2, batch_first=True, variant='ligru', norm='layer')"
-    assert "backend: reference" in layer.explain() and "relu" in layer.explain()
+    assert repr(layer) == (
+        "GRU(5, 7, num_layers=2, batch_first=True, variant='ligru', norm='layer', "
+        "backend='reference')"
+    )
+    assert "backend: reference (asked for backend='reference')" in layer.explain()
+    assert "relu" in layer.explain()

@@ -10,7 +10,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import grukit
-from helpers import weighted_loss
+from helpers import BACKEND_NAMES, backends, weighted_loss
 
 TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-10}
 T, B, I, H = 7, 5, 4, 6
@@ -25,15 +25,16 @@ CASES = list(
         [False, True],  # with hx
         ["full", "lengths", "packed"],
         [torch.float32, torch.float64],
+        BACKEND_NAMES,
     )
 )
 
 
 def case_id(case) -> str:
-    layers, bidirectional, batch_first, with_hx, mode, dtype = case
+    layers, bidirectional, batch_first, with_hx, mode, dtype, backend = case
     return (
         f"L{layers}-{'bi' if bidirectional else 'uni'}-{'bf' if batch_first else 'tf'}-"
-        f"{'hx' if with_hx else 'nohx'}-{mode}-{str(dtype)[6:]}"
+        f"{'hx' if with_hx else 'nohx'}-{mode}-{str(dtype)[6:]}-{backend}"
     )
 
 
@@ -45,12 +46,18 @@ def assert_close(actual, expected, tolerance, what):
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_matches_torch_gru(case):
-    layers, bidirectional, batch_first, with_hx, mode, dtype = case
+    layers, bidirectional, batch_first, with_hx, mode, dtype, backend = case
     reference = torch.nn.GRU(
         I, H, layers, batch_first=batch_first, bidirectional=bidirectional, dtype=dtype
     )
     ours = grukit.GRU(
-        I, H, layers, batch_first=batch_first, bidirectional=bidirectional, dtype=dtype
+        I,
+        H,
+        layers,
+        batch_first=batch_first,
+        bidirectional=bidirectional,
+        dtype=dtype,
+        backend=backend,
     )
     ours.load_state_dict(reference.state_dict())  # torch's state_dict, unchanged
 
@@ -102,10 +109,11 @@ def test_matches_torch_gru(case):
         assert_close(parameter.grad, torch_params[name].grad, tolerance, f"{name} grad")
 
 
+@backends
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
-def test_unbatched_matches_torch(dtype):
+def test_unbatched_matches_torch(dtype, backend):
     reference = torch.nn.GRU(I, H, 2, bidirectional=True, dtype=dtype)
-    ours = grukit.GRU.from_torch(reference)
+    ours = grukit.GRU.from_torch(reference, backend=backend)
     x = torch.randn(T, I, dtype=dtype)
     hx = torch.randn(4, H, dtype=dtype)
     out_ours, hn_ours = ours(x, hx)
@@ -115,9 +123,10 @@ def test_unbatched_matches_torch(dtype):
     assert_close(hn_ours, hn_torch, TOLERANCE[dtype], "h_n")
 
 
-def test_no_bias_matches_torch():
+@backends
+def test_no_bias_matches_torch(backend):
     reference = torch.nn.GRU(I, H, 2, bias=False, bidirectional=True)
-    ours = grukit.GRU(I, H, 2, bias=False, bidirectional=True)
+    ours = grukit.GRU(I, H, 2, bias=False, bidirectional=True, backend=backend)
     ours.load_state_dict(reference.state_dict())
     x = torch.randn(T, B, I)
     assert_close(ours(x)[0], reference(x)[0], 1e-5, "output")

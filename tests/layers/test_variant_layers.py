@@ -9,7 +9,7 @@ import torch
 from torch.func import functional_call
 
 import grukit
-from helpers import layer_kwargs, numpy_sequence, variant_configs, weighted_loss
+from helpers import backends, layer_kwargs, numpy_sequence, variant_configs, weighted_loss
 
 T, B, I, H = 6, 4, 3, 5
 LENGTHS = [T, 1, 3, T - 1]
@@ -25,10 +25,11 @@ def make_layer(config, **kwargs) -> grukit.GRU:
     return layer
 
 
+@backends
 @variant_configs
-def test_layer_equals_numpy_equations(config):
+def test_layer_equals_numpy_equations(config, backend):
     """One layer and direction, with lengths: each sequence follows its variant's equations."""
-    layer = make_layer(config).eval()
+    layer = make_layer(config, backend=backend).eval()
     x = torch.randn(T, B, I, dtype=torch.float64)
     h0 = torch.randn(1, B, H, dtype=torch.float64)
     output, h_n = layer(x, h0, lengths=LENGTHS)
@@ -81,9 +82,10 @@ def cell_loop(layer: grukit.GRU, x, h0, lengths):
     return output, h_n
 
 
+@backends
 @variant_configs
-def test_layer_equals_cell_loop(config):
-    layer = make_layer(config, num_layers=2, bidirectional=True).eval()
+def test_layer_equals_cell_loop(config, backend):
+    layer = make_layer(config, num_layers=2, bidirectional=True, backend=backend).eval()
     x = torch.randn(T, B, I, dtype=torch.float64, requires_grad=True)
     h0 = torch.randn(4, B, H, dtype=torch.float64)
     output, h_n = layer(x, h0, lengths=LENGTHS)
@@ -95,11 +97,12 @@ def test_layer_equals_cell_loop(config):
     torch.testing.assert_close(grad, expected_grad, rtol=1e-12, atol=1e-12)
 
 
+@backends
 @variant_configs
 @pytest.mark.parametrize("training", [False, True], ids=["eval", "train"])
-def test_padding_never_leaks(config, training):
+def test_padding_never_leaks(config, backend, training):
     """Changing padded inputs (even to NaN and inf) changes no output, state or gradient."""
-    layer = make_layer(config, num_layers=2, bidirectional=True).train(training)
+    layer = make_layer(config, num_layers=2, bidirectional=True, backend=backend).train(training)
     x = torch.randn(T, B, I, dtype=torch.float64)
     h0 = torch.randn(4, B, H, dtype=torch.float64)
     padded = torch.arange(T)[:, None] >= torch.tensor(LENGTHS)[None, :]
@@ -126,11 +129,12 @@ def test_padding_never_leaks(config, training):
             torch.testing.assert_close(got, want, rtol=0, atol=0)
 
 
+@backends
 @variant_configs
-def test_gradcheck(config):
+def test_gradcheck(config, backend):
     """Finite differences agree with autograd through the layer: input, hx and every
     parameter, bidirectional, with mixed lengths (training mode: batch statistics)."""
-    layer = make_layer(config, bidirectional=True).train()
+    layer = make_layer(config, bidirectional=True, backend=backend).train()
     names = [name for name, _ in layer.named_parameters()]
     x = torch.randn(4, 3, I, dtype=torch.float64, requires_grad=True)
     h0 = torch.randn(2, 3, H, dtype=torch.float64, requires_grad=True)
@@ -177,9 +181,10 @@ def test_dropout_acts_between_layers_in_training_only():
     assert not torch.allclose(layer.train()(x)[0], eval_output)
 
 
+@backends
 @variant_configs
-def test_unbatched_equals_batch_of_one(config):
-    layer = make_layer(config, num_layers=2, bidirectional=True).eval()
+def test_unbatched_equals_batch_of_one(config, backend):
+    layer = make_layer(config, num_layers=2, bidirectional=True, backend=backend).eval()
     x = torch.randn(T, I, dtype=torch.float64)
     hx = torch.randn(4, H, dtype=torch.float64)
     output, h_n = layer(x, hx, lengths=torch.tensor(3))

@@ -1,25 +1,35 @@
 """Which backend runs a layer, and why.
 
-Backends: ``"reference"`` (kernels/reference.py, any device and dtype). ``"auto"`` picks
-the fastest correct backend available for the input; today that is always the reference.
+Backends (each a recurrence plugged into ``run_sequence``):
+
+- ``"reference"``: the Python time loop (kernels/reference.py); any device and dtype.
+- ``"fused"``: the C++ CPU kernels (kernels/cpu/); float32 and float64 on CPU.
+
+``"auto"`` takes the fused backend where it applies and falls back to the reference
+otherwise; when the fused extension cannot be built it warns once and says why.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
 from dataclasses import dataclass
 
-from grukit.kernels.reference import run_sequence
+import torch
 
-BACKENDS = ("auto", "reference")
+from grukit.kernels.reference import Recurrence, loop_recurrence
+
+BACKENDS = ("auto", "reference", "fused")
+FUSED_DTYPES = (torch.float32, torch.float64)
+
+_warned_unavailable = False
 
 
 @dataclass(frozen=True)
 class BackendChoice:
-    """The backend that runs a forward pass, its sequence runner and the reason for it."""
+    """The backend that runs a forward pass, its recurrence and the reason for it."""
 
     name: str
-    run: Callable
+    recurrence: Recurrence
     reason: str
 
 
@@ -30,11 +40,43 @@ def check_backend(backend: str) -> str:
     return backend
 
 
-def choose_backend(requested: str) -> BackendChoice:
-    """The backend for ``requested`` (``"auto"`` or a backend name)."""
+def _fused() -> tuple[Recurrence | None, str]:
+    from grukit.kernels.cpu.build import availability
+
+    available, reason = availability()
+    if not available:
+        return None, reason
+    from grukit.kernels.cpu.fused import fused_recurrence
+
+    return fused_recurrence, reason
+
+
+def choose_backend(requested: str, device: torch.device, dtype: torch.dtype) -> BackendChoice:
+    """The backend for ``requested`` (``"auto"`` or a backend name) on this device and dtype."""
+    global _warned_unavailable
     check_backend(requested)
     if requested == "reference":
-        return BackendChoice("reference", run_sequence, "asked for backend='reference'")
-    return BackendChoice(
-        "reference", run_sequence, "auto: the reference loop is the only backend built so far"
-    )
+        return BackendChoice("reference", loop_recurrence, "asked for backend='reference'")
+    supported = device.type == "cpu" and dtype in FUSED_DTYPES
+    if requested == "fused" and not supported:
+        raise ValueError(
+            f"backend: got 'fused' for {dtype} on {device}, wanted float32 or float64 on cpu "
+            f"(use backend='auto' to fall back to the reference)"
+        )
+    if not supported:
+        return BackendChoice(
+            "reference",
+            loop_recurrence,
+            f"auto: the fused kernels run float32/float64 on CPU, not {dtype} on {device}",
+        )
+    recurrence, reason = _fused()
+    if recurrence is None:
+        if requested == "fused":
+            raise RuntimeError(f"backend='fused' is not available: {reason}")
+        if not _warned_unavailable:
+            _warned_unavailable = True
+            warnings.warn(f"grukit falls back to the reference backend: {reason}", stacklevel=3)
+        return BackendChoice("reference", loop_recurrence, f"auto: {reason}")
+    if requested == "fused":
+        return BackendChoice("fused", recurrence, "asked for backend='fused'")
+    return BackendChoice("fused", recurrence, f"auto: CPU {dtype}, fused extension {reason}")

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from grukit.cells import CellSpec, Params, cell_spec
-from grukit.kernels import BackendChoice, choose_backend
+from grukit.kernels import BackendChoice, choose_backend, run_sequence
 from grukit.kernels.dispatch import check_backend
 from grukit.layers.cell_tensors import gather_cell_tensors, register_cell_tensors
 from grukit.layers.checks import check_dropout, check_lengths, check_size, check_tensor
@@ -133,9 +133,10 @@ class GRU(nn.Module):
     def flatten_parameters(self) -> None:
         """No-op, so code written for torch.nn.GRU (which calls it for cuDNN) runs unchanged."""
 
-    def backend_choice(self) -> BackendChoice:
-        """The backend that runs the next forward pass, and why."""
-        return choose_backend(self.backend)
+    def backend_choice(self, input: Tensor | None = None) -> BackendChoice:
+        """The backend that runs ``input`` (by default: input like the parameters), and why."""
+        like = self.weight_ih_l0 if input is None else input
+        return choose_backend(self.backend, like.device, like.dtype)
 
     def explain(self) -> str:
         """Which variant, which equations, which backend and why, in a few lines."""
@@ -239,13 +240,13 @@ class GRU(nn.Module):
 
     def _run_layers(self, x: Tensor, h0: Tensor, lengths: Tensor | None) -> tuple[Tensor, Tensor]:
         """x (T, B, I), h0 (L*D, B, H) -> output (T, B, D*H), h_n (L*D, B, H)."""
-        run = self.backend_choice().run
+        recurrence = self.backend_choice(x).recurrence
         final_states = []
         layer_input = x
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(self.num_directions):
-                output, h_last = run(
+                output, h_last = run_sequence(
                     self.spec,
                     layer_input,
                     h0[layer * self.num_directions + direction],
@@ -253,6 +254,7 @@ class GRU(nn.Module):
                     lengths,
                     reverse=direction == 1,
                     training=self.training,
+                    recurrence=recurrence,
                 )
                 outputs.append(output)
                 final_states.append(h_last)

@@ -1,0 +1,66 @@
+"""The fused recurrence for every variant: a CellSpec brought to the canonical kinds of
+recurrence.cpp, then one custom-op call for the whole sequence.
+
+Canonical form: the gru family always gets gi = [r, z, n] with the gate biases that sit on
+the recurrent side (``bias_hh`` rows r, z) folded in, so the kernel needs only two flags:
+``reset_after`` and ``read_state`` (whether the gates read h: False for ``gru3``). The
+gradients of the folded pieces flow back through ordinary autograd.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from grukit.cells import RESET_GATED, CellSpec, Params
+from grukit.kernels.cpu.ops import recurrence
+
+KIND_GATED, KIND_MGU, KIND_LIGRU, KIND_MINGRU = 0, 1, 2, 3
+KINDS = {"mgu": KIND_MGU, "ligru": KIND_LIGRU, "mingru": KIND_MINGRU}
+
+
+def canonical_gated_input(spec: CellSpec, gi: Tensor, params: Params, hidden: int) -> Tensor:
+    """gi of a gru-family variant as [r, z, n] pre-activations (T, B, 3H), gate biases in."""
+    bias_hh = params.get("bias_hh")
+    gate_bias = (
+        bias_hh[: 2 * hidden]
+        if bias_hh is not None and spec.bias_hh_gates.startswith("rz")
+        else None
+    )
+    if spec.input_gates == "rzn":  # gates read x: gi already has r, z rows
+        if gate_bias is None:
+            return gi
+        return gi + torch.cat([gate_bias, gate_bias.new_zeros(hidden)])
+    steps, batch, _ = gi.shape
+    if gate_bias is None:
+        gates = gi.new_zeros(steps, batch, 2 * hidden)
+    else:
+        gates = gate_bias.expand(steps, batch, 2 * hidden)
+    return torch.cat([gates, gi], dim=-1)
+
+
+def fused_recurrence(
+    spec: CellSpec, gi: Tensor, h0: Tensor, params: Params, lengths: Tensor | None
+) -> tuple[Tensor, Tensor]:
+    """The recurrence of any variant in one fused call; same contract as loop_recurrence."""
+    hidden = h0.shape[-1]
+    weight_hh = params.get("weight_hh")
+    bias_hn = None
+    read_state = False
+    if spec.name in RESET_GATED:
+        kind = KIND_GATED
+        read_state = spec.hidden_gates == "rzn"
+        bias_hh = params.get("bias_hh")
+        if spec.reset_after and bias_hh is not None:
+            bias_hn = bias_hh[-hidden:]
+        gi = canonical_gated_input(spec, gi, params, hidden)
+    else:
+        kind = KINDS[spec.name]
+    save = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (gi, h0, weight_hh, bias_hn)
+    )
+    cpu_lengths = None if lengths is None else lengths.cpu()
+    output, h_n, _, _ = recurrence(
+        gi, h0, weight_hh, bias_hn, cpu_lengths, kind, bool(spec.reset_after), read_state, save
+    )
+    return output, h_n

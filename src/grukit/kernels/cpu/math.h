@@ -1,0 +1,118 @@
+// Elementwise functions and small linear algebra for the fused recurrences.
+//
+// The float versions of exp/sigmoid/tanh are branch-free so that the pointwise loops that
+// call them vectorise (libm's expf/tanhf do not); they are accurate to a few ulp. The
+// double versions are libm's: float64 is for checking, not speed.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace grukit {
+
+// e^x for float: x = n ln2 + r with |r| <= ln2/2, e^r by a degree-6 polynomial (Cephes
+// expf coefficients), 2^n written into the exponent bits. Inputs are clamped to the range
+// where 2^n is a normal float.
+inline float exp_approx(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
+  // Round-to-nearest by the 1.5 * 2^23 trick: vectorises, unlike nearbyint.
+  const float shifter = 12582912.0f;
+  float n = (x * 1.44269504088896341f + shifter) - shifter;
+  float r = x - n * 0.693359375f;  // ln 2 split in a part exact in float and a rest
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+inline float sigmoid(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
+inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+// tanh for float: an odd polynomial for |x| < 0.625 (Cephes tanhf coefficients), where
+// 1 - 2 / (e^{2|x|} + 1) would lose relative accuracy, that formula elsewhere.
+inline float tanh_approx(float x) {
+  float z = x * x;
+  float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z +
+                  1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
+  float a = x < 0.0f ? -x : x;
+  float large = 1.0f - 2.0f / (exp_approx(2.0f * a) + 1.0f);
+  large = x < 0.0f ? -large : large;
+  return a < 0.625f ? small : large;
+}
+
+inline float tanh_(float x) { return tanh_approx(x); }
+inline double tanh_(double x) { return std::tanh(x); }
+
+}  // namespace grukit
+
+extern "C" {
+// MKL's Fortran GEMMs, exported by libtorch_cpu (at::native::cpublas is not).
+void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
+            const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
+            const float* beta, float* c, const int* ldc);
+void dgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
+            const double* alpha, const double* a, const int* lda, const double* b,
+            const int* ldb, const double* beta, double* c, const int* ldc);
+}
+
+namespace grukit {
+
+inline void blas_gemm(const char* ta, const char* tb, const int* m, const int* n, const int* k,
+                      const float* alpha, const float* a, const int* lda, const float* b,
+                      const int* ldb, const float* beta, float* c, const int* ldc) {
+  sgemm_(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+inline void blas_gemm(const char* ta, const char* tb, const int* m, const int* n, const int* k,
+                      const double* alpha, const double* a, const int* lda, const double* b,
+                      const int* ldb, const double* beta, double* c, const int* ldc) {
+  dgemm_(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// Row-major C (M, N) = op(A) op(B) + beta C, where op(A) is (M, K) and op(B) is (K, N);
+// lda/ldb/ldc are row strides. beta is 0 (overwrite) or 1 (accumulate).
+//
+// A single row times an untransposed B (batch 1, every step) is computed here as
+// y += a[k] * B[k, :] over k: it vectorises over the output and beats a BLAS call at these
+// sizes. Everything else goes to MKL (column-major: C^T = op(B)^T op(A)^T).
+template <typename T>
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda,
+          const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  if (M == 1 && !trans_b) {
+    T* __restrict y = C;
+    if (beta == T(0)) {
+      for (int64_t n = 0; n < N; ++n) y[n] = T(0);
+    }
+    const int64_t a_stride = trans_a ? lda : 1;
+    for (int64_t k = 0; k < K; ++k) {
+      const T a = A[k * a_stride];
+      const T* __restrict row = B + k * ldb;
+      for (int64_t n = 0; n < N; ++n) y[n] += a * row[n];
+    }
+    return;
+  }
+  const int m = static_cast<int>(N), n = static_cast<int>(M), k = static_cast<int>(K);
+  const int ld_b = static_cast<int>(ldb), ld_a = static_cast<int>(lda),
+            ld_c = static_cast<int>(ldc);
+  const T one = T(1);
+  if (K == 0) {
+    if (beta == T(0))
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = T(0);
+    return;
+  }
+  blas_gemm(trans_b ? "T" : "N", trans_a ? "T" : "N", &m, &n, &k, &one, B, &ld_b, A, &ld_a,
+            &beta, C, &ld_c);
+}
+
+}  // namespace grukit

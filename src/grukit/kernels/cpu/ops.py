@@ -1,0 +1,152 @@
+"""The fused recurrence as PyTorch custom operators, with autograd.
+
+``grukit::recurrence`` runs a whole sequence forward; ``grukit::recurrence_backward`` runs
+backward through time. Both are opaque to torch.compile (no graph break) and carry fake
+(meta) implementations for tracing. Arguments are the canonical form described in
+recurrence.cpp; :mod:`grukit.kernels.cpu.fused` builds it from a CellSpec.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from grukit.kernels.cpu.build import load_extension
+
+SAVED_WIDTH = {0: 4, 1: 3, 2: 2, 3: 1}  # gate values saved per step, in units of H, by kind
+
+
+@torch.library.custom_op("grukit::recurrence", mutates_args=())
+def recurrence(
+    gi: Tensor,
+    h0: Tensor,
+    weight_hh: Tensor | None,
+    bias_hn: Tensor | None,
+    lengths: Tensor | None,
+    kind: int,
+    reset_after: bool,
+    read_state: bool,
+    save: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """gi (T, B, G*H), h0 (B, H) -> output (T, B, H), h_n (B, H), states, saved.
+
+    ``states`` (T+1, B, H) and ``saved`` (T, B, S*H) are what backward needs; with
+    ``save=False`` (inference) they are empty and nothing is kept.
+    """
+    output, h_n, states, saved = load_extension().forward(
+        gi, h0, weight_hh, bias_hn, lengths, kind, reset_after, read_state, save
+    )
+    return output, h_n, states, saved
+
+
+@recurrence.register_fake
+def _recurrence_fake(gi, h0, weight_hh, bias_hn, lengths, kind, reset_after, read_state, save):
+    steps, batch, _ = gi.shape
+    hidden = h0.shape[1]
+    if save:
+        states = gi.new_empty(steps + 1, batch, hidden)
+        saved = gi.new_empty(steps, batch, SAVED_WIDTH[kind] * hidden)
+    else:
+        states, saved = gi.new_empty(0), gi.new_empty(0)
+    return gi.new_empty(steps, batch, hidden), gi.new_empty(batch, hidden), states, saved
+
+
+@torch.library.custom_op("grukit::recurrence_backward", mutates_args=())
+def recurrence_backward(
+    grad_output: Tensor,
+    grad_h_n: Tensor,
+    gi: Tensor,
+    weight_hh: Tensor | None,
+    lengths: Tensor | None,
+    states: Tensor,
+    saved: Tensor,
+    kind: int,
+    reset_after: bool,
+    read_state: bool,
+    has_bias: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Gradients of gi, h0, weight_hh (empty when None) and bias_hn (empty when absent)."""
+    grad_gi, grad_h0, grad_w, grad_b = load_extension().backward(
+        grad_output,
+        grad_h_n,
+        gi,
+        weight_hh,
+        lengths,
+        states,
+        saved,
+        kind,
+        reset_after,
+        read_state,
+        has_bias,
+    )
+    return grad_gi, grad_h0, grad_w, grad_b
+
+
+@recurrence_backward.register_fake
+def _recurrence_backward_fake(
+    grad_output,
+    grad_h_n,
+    gi,
+    weight_hh,
+    lengths,
+    states,
+    saved,
+    kind,
+    reset_after,
+    read_state,
+    has_bias,
+):
+    hidden = grad_h_n.shape[1]
+    grad_w = torch.empty_like(weight_hh) if weight_hh is not None else gi.new_empty(0)
+    grad_b = gi.new_empty(hidden) if has_bias else gi.new_empty(0)
+    return torch.empty_like(gi), torch.empty_like(grad_h_n), grad_w, grad_b
+
+
+def _setup_context(ctx, inputs, output):
+    gi, h0, weight_hh, bias_hn, lengths, kind, reset_after, read_state, save = inputs
+    _, _, states, saved = output
+    ctx.mark_non_differentiable(states, saved)
+    ctx.save_for_backward(gi, weight_hh, lengths, states, saved)
+    ctx.flags = (kind, reset_after, read_state, bias_hn is not None, save)
+
+
+def _backward(ctx, grad_output, grad_h_n, _grad_states, _grad_saved):
+    gi, weight_hh, lengths, states, saved = ctx.saved_tensors
+    kind, reset_after, read_state, has_bias, save = ctx.flags
+    if not save:
+        raise RuntimeError(
+            "grukit::recurrence ran with save=False (inference) and cannot be differentiated"
+        )
+    steps, batch, _ = gi.shape
+    hidden = states.shape[-1]
+    if grad_output is None:
+        grad_output = gi.new_zeros(steps, batch, hidden)
+    if grad_h_n is None:
+        grad_h_n = gi.new_zeros(batch, hidden)
+    grad_gi, grad_h0, grad_w, grad_b = recurrence_backward(
+        grad_output,
+        grad_h_n,
+        gi,
+        weight_hh,
+        lengths,
+        states,
+        saved,
+        kind,
+        reset_after,
+        read_state,
+        has_bias,
+    )
+    return (
+        grad_gi,
+        grad_h0,
+        grad_w if weight_hh is not None else None,
+        grad_b if has_bias else None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+recurrence.register_autograd(_backward, setup_context=_setup_context)

@@ -1,0 +1,658 @@
+// Fused CPU recurrences for the whole GRU family: forward over all steps in one call, and a
+// hand-written backward through time.
+//
+// The caller (grukit/kernels/cpu/fused.py) computes the input projection gi of every step
+// in one GEMM and brings each variant to one of four kinds:
+//
+//   kGated  (gru, gru1-3; gate biases folded into gi, so gi is always [r, z, n]):
+//     reset_after:  gh = h W^T;  r = s(gi_r + gh_r), z = s(gi_z + gh_z)
+//                   n = tanh(gi_n + r (.) (gh_n + b_hn))
+//     reset before: r, z as above;  n = tanh(gi_n + (r (.) h) W_n^T)
+//     h' = n + z (.) (h - n)          (without read_state the gates see gi only: gru3)
+//   kMgu:    f = s(gi_f + h W_f^T);  n = tanh(gi_n + (f (.) h) W_n^T);  h' = h + f (.) (n - h)
+//   kLigru:  z = s(gi_z + h W_z^T);  n = relu(gi_n + h W_n^T);  h' = n + z (.) (h - n)
+//   kMingru: z = s(gi_z);  h' = h + z (.) (gi_n - h)
+//
+// Shapes: gi (T, B, G*H), h0 (B, H), W (N, H) rows in gate order, b_hn (H), lengths (B).
+// Per step: one GEMM (two for the reset-before forms) into a preallocated buffer, then one
+// pointwise loop per batch row. Steps t >= lengths[b] keep the state and output 0.
+// Training saves the states (T+1, B, H) and the gate values (T, B, S*H); the weight
+// gradients are summed over all steps in one GEMM at the end.
+#include <torch/extension.h>
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "math.h"
+
+namespace grukit {
+
+enum Kind : int64_t { kGated = 0, kMgu = 1, kLigru = 2, kMingru = 3 };
+
+// Gate values saved per step for backward, in units of H:
+//   gated after [r, z, n, gh_n + b_hn]; gated before [r, z, n, r*h]; mgu [f, n, f*h];
+//   ligru [z, n]; mingru [z].
+int64_t saved_width(int64_t kind) {
+  switch (kind) {
+    case kGated: return 4;
+    case kMgu: return 3;
+    case kLigru: return 2;
+    default: return 1;
+  }
+}
+
+struct Problem {
+  int64_t T, B, H, G, N, S;  // steps, batch, hidden, gi width / H, W rows, saved width / H
+  int64_t active;            // steps until every sequence has ended
+  std::vector<int64_t> len;  // per-row lengths
+  int64_t kind;
+  bool reset_after, read_state;
+
+  bool valid(int64_t t, int64_t b) const { return t < len[b]; }
+};
+
+Problem make_problem(const at::Tensor& gi, const at::Tensor& w, const c10::optional<at::Tensor>& lengths,
+                     int64_t kind, bool reset_after, bool read_state, int64_t H) {
+  Problem p;
+  p.T = gi.size(0);
+  p.B = gi.size(1);
+  p.H = H;
+  p.G = gi.size(2) / H;
+  p.N = w.defined() ? w.size(0) : 0;
+  p.S = saved_width(kind);
+  p.kind = kind;
+  p.reset_after = reset_after;
+  p.read_state = read_state;
+  p.len.assign(p.B, p.T);
+  if (lengths.has_value()) {
+    auto l = lengths->to(at::kCPU, at::kLong).contiguous();
+    std::copy(l.data_ptr<int64_t>(), l.data_ptr<int64_t>() + p.B, p.len.begin());
+  }
+  p.active = p.B ? *std::max_element(p.len.begin(), p.len.end()) : 0;
+  return p;
+}
+
+// Run f(b) for every batch row, in parallel when the rows hold enough work.
+template <typename F>
+void for_rows(int64_t B, int64_t H, const F& f) {
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(H, 1));
+  at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) f(b);
+  });
+}
+
+// ------------------------------------------------------------------------------ forward
+
+template <typename T>
+struct ForwardStep {
+  const Problem& p;
+  const T* gi;        // (B, G*H) of this step
+  const T* h;         // (B, H) state before
+  T* hn;              // (B, H) state after
+  T* out;             // (B, H) output
+  T* sv;              // (B, S*H) gate values
+  T* gh;              // (B, N) scratch: recurrent projection
+  const T* wt;        // (H, N): W transposed
+  const T* b_hn;      // (H) or null
+  int64_t t;
+};
+
+template <typename T>
+void keep_state(const ForwardStep<T>& s, int64_t b) {
+  const int64_t H = s.p.H;
+  for (int64_t j = 0; j < H; ++j) {
+    s.hn[b * H + j] = s.h[b * H + j];
+    s.out[b * H + j] = T(0);
+  }
+}
+
+template <typename T, bool ReadState, bool HasBias>
+void gated_after_step(const ForwardStep<T>& s) {
+  const Problem& p = s.p;
+  const int64_t H = p.H;
+  if (p.N) gemm<T>(false, false, p.B, p.N, H, s.h, H, s.wt, p.N, T(0), s.gh, p.N);
+  for_rows(p.B, H, [&](int64_t b) {
+    if (!p.valid(s.t, b)) return keep_state(s, b);
+    const T* __restrict gi = s.gi + b * 3 * H;
+    const T* __restrict gh = s.gh + b * p.N;
+    const T* __restrict gh_n = ReadState ? gh + 2 * H : gh;
+    const T* __restrict h = s.h + b * H;
+    T* __restrict hn = s.hn + b * H;
+    T* __restrict out = s.out + b * H;
+    T* __restrict sv = s.sv + b * 4 * H;
+    for (int64_t j = 0; j < H; ++j) {
+      T ar = gi[j], az = gi[H + j];
+      if (ReadState) {
+        ar += gh[j];
+        az += gh[H + j];
+      }
+      const T r = sigmoid(ar), z = sigmoid(az);
+      const T ghn = HasBias ? gh_n[j] + s.b_hn[j] : gh_n[j];
+      const T n = tanh_(gi[2 * H + j] + r * ghn);
+      const T hv = n + z * (h[j] - n);
+      hn[j] = hv;
+      out[j] = hv;
+      sv[j] = r;
+      sv[H + j] = z;
+      sv[2 * H + j] = n;
+      sv[3 * H + j] = ghn;
+    }
+  });
+}
+
+template <typename T, bool ReadState>
+void gated_before_step(const ForwardStep<T>& s) {
+  const Problem& p = s.p;
+  const int64_t H = p.H, S = 4 * H;
+  // gh holds [r, z] from the state (B, 2H), then (r*h) W_n^T (B, H) after them.
+  T* gate_state = s.gh;
+  T* n_state = s.gh + p.B * 2 * H;
+  if (ReadState) gemm<T>(false, false, p.B, 2 * H, H, s.h, H, s.wt, p.N, T(0), gate_state, 2 * H);
+  for_rows(p.B, H, [&](int64_t b) {
+    const T* __restrict gi = s.gi + b * 3 * H;
+    const T* __restrict g = gate_state + b * 2 * H;
+    const T* __restrict h = s.h + b * H;
+    T* __restrict sv = s.sv + b * S;
+    for (int64_t j = 0; j < H; ++j) {
+      T ar = gi[j], az = gi[H + j];
+      if (ReadState) {
+        ar += g[j];
+        az += g[H + j];
+      }
+      const T r = sigmoid(ar);
+      sv[j] = r;
+      sv[H + j] = sigmoid(az);
+      sv[3 * H + j] = r * h[j];
+    }
+  });
+  const T* wt_n = ReadState ? s.wt + 2 * H : s.wt;
+  gemm<T>(false, false, p.B, H, H, s.sv + 3 * H, S, wt_n, p.N, T(0), n_state, H);
+  for_rows(p.B, H, [&](int64_t b) {
+    if (!p.valid(s.t, b)) return keep_state(s, b);
+    const T* __restrict gi = s.gi + b * 3 * H;
+    const T* __restrict gn = n_state + b * H;
+    const T* __restrict h = s.h + b * H;
+    T* __restrict hn = s.hn + b * H;
+    T* __restrict out = s.out + b * H;
+    T* __restrict sv = s.sv + b * S;
+    for (int64_t j = 0; j < H; ++j) {
+      const T n = tanh_(gi[2 * H + j] + gn[j]);
+      const T hv = n + sv[H + j] * (h[j] - n);
+      sv[2 * H + j] = n;
+      hn[j] = hv;
+      out[j] = hv;
+    }
+  });
+}
+
+template <typename T>
+void mgu_step(const ForwardStep<T>& s) {
+  const Problem& p = s.p;
+  const int64_t H = p.H, S = 3 * H;
+  T* gate_state = s.gh;              // (B, H): h W_f^T
+  T* n_state = s.gh + p.B * H;       // (B, H): (f*h) W_n^T
+  gemm<T>(false, false, p.B, H, H, s.h, H, s.wt, p.N, T(0), gate_state, H);
+  for_rows(p.B, H, [&](int64_t b) {
+    const T* __restrict gi = s.gi + b * 2 * H;
+    const T* __restrict g = gate_state + b * H;
+    const T* __restrict h = s.h + b * H;
+    T* __restrict sv = s.sv + b * S;
+    for (int64_t j = 0; j < H; ++j) {
+      const T f = sigmoid(gi[j] + g[j]);
+      sv[j] = f;
+      sv[2 * H + j] = f * h[j];
+    }
+  });
+  gemm<T>(false, false, p.B, H, H, s.sv + 2 * H, S, s.wt + H, p.N, T(0), n_state, H);
+  for_rows(p.B, H, [&](int64_t b) {
+    if (!p.valid(s.t, b)) return keep_state(s, b);
+    const T* __restrict gi = s.gi + b * 2 * H;
+    const T* __restrict gn = n_state + b * H;
+    const T* __restrict h = s.h + b * H;
+    T* __restrict hn = s.hn + b * H;
+    T* __restrict out = s.out + b * H;
+    T* __restrict sv = s.sv + b * S;
+    for (int64_t j = 0; j < H; ++j) {
+      const T n = tanh_(gi[H + j] + gn[j]);
+      const T hv = h[j] + sv[j] * (n - h[j]);
+      sv[H + j] = n;
+      hn[j] = hv;
+      out[j] = hv;
+    }
+  });
+}
+
+template <typename T>
+void ligru_step(const ForwardStep<T>& s) {
+  const Problem& p = s.p;
+  const int64_t H = p.H;
+  gemm<T>(false, false, p.B, 2 * H, H, s.h, H, s.wt, p.N, T(0), s.gh, 2 * H);
+  for_rows(p.B, H, [&](int64_t b) {
+    if (!p.valid(s.t, b)) return keep_state(s, b);
+    const T* __restrict gi = s.gi + b * 2 * H;
+    const T* __restrict gh = s.gh + b * 2 * H;
+    const T* __restrict h = s.h + b * H;
+    T* __restrict hn = s.hn + b * H;
+    T* __restrict out = s.out + b * H;
+    T* __restrict sv = s.sv + b * 2 * H;
+    for (int64_t j = 0; j < H; ++j) {
+      const T z = sigmoid(gi[j] + gh[j]);
+      const T a = gi[H + j] + gh[H + j];
+      const T n = a > T(0) ? a : T(0);
+      const T hv = n + z * (h[j] - n);
+      sv[j] = z;
+      sv[H + j] = n;
+      hn[j] = hv;
+      out[j] = hv;
+    }
+  });
+}
+
+template <typename T>
+void mingru_step(const ForwardStep<T>& s) {
+  const Problem& p = s.p;
+  const int64_t H = p.H;
+  for_rows(p.B, H, [&](int64_t b) {
+    if (!p.valid(s.t, b)) return keep_state(s, b);
+    const T* __restrict gi = s.gi + b * 2 * H;
+    const T* __restrict h = s.h + b * H;
+    T* __restrict hn = s.hn + b * H;
+    T* __restrict out = s.out + b * H;
+    T* __restrict sv = s.sv + b * H;
+    for (int64_t j = 0; j < H; ++j) {
+      const T z = sigmoid(gi[j]);
+      const T hv = h[j] + z * (gi[H + j] - h[j]);
+      sv[j] = z;
+      hn[j] = hv;
+      out[j] = hv;
+    }
+  });
+}
+
+template <typename T>
+void forward_step(const ForwardStep<T>& s) {
+  const Problem& p = s.p;
+  switch (p.kind) {
+    case kGated:
+      if (p.reset_after) {
+        const bool bias = s.b_hn != nullptr;
+        if (p.read_state)
+          bias ? gated_after_step<T, true, true>(s) : gated_after_step<T, true, false>(s);
+        else
+          bias ? gated_after_step<T, false, true>(s) : gated_after_step<T, false, false>(s);
+      } else {
+        p.read_state ? gated_before_step<T, true>(s) : gated_before_step<T, false>(s);
+      }
+      break;
+    case kMgu: mgu_step(s); break;
+    case kLigru: ligru_step(s); break;
+    default: mingru_step(s);
+  }
+}
+
+// Scratch columns per row for the recurrent projections of one step.
+int64_t scratch_width(const Problem& p) {
+  if (p.kind == kGated && !p.reset_after) return 3 * p.H;
+  if (p.kind == kMgu) return 2 * p.H;
+  return std::max<int64_t>(p.N, 1);
+}
+
+template <typename T>
+std::vector<at::Tensor> forward_impl(const at::Tensor& gi, const at::Tensor& h0, const at::Tensor& w,
+                                     const at::Tensor& b_hn, const Problem& p, bool save) {
+  const int64_t T_ = p.T, B = p.B, H = p.H;
+  auto opts = gi.options();
+  at::Tensor output = at::empty({T_, B, H}, opts);
+  at::Tensor states = save ? at::empty({T_ + 1, B, H}, opts) : at::empty({2, B, H}, opts);
+  at::Tensor saved = at::empty({save ? T_ : 1, B, p.S * H}, opts);
+  at::Tensor scratch = at::empty({B * scratch_width(p)}, opts);
+  at::Tensor wt = w.defined() ? w.t().contiguous() : at::Tensor();
+  states[0].copy_(h0);
+
+  ForwardStep<T> s{p, nullptr, nullptr, nullptr, nullptr, nullptr, scratch.data_ptr<T>(),
+                   wt.defined() ? wt.data_ptr<T>() : nullptr,
+                   b_hn.defined() ? b_hn.data_ptr<T>() : nullptr, 0};
+  T* st = states.data_ptr<T>();
+  for (int64_t t = 0; t < p.active; ++t) {
+    s.t = t;
+    s.gi = gi.data_ptr<T>() + t * B * p.G * H;
+    s.h = st + (save ? t : t % 2) * B * H;
+    s.hn = st + (save ? t + 1 : (t + 1) % 2) * B * H;
+    s.out = output.data_ptr<T>() + t * B * H;
+    s.sv = saved.data_ptr<T>() + (save ? t : 0) * B * p.S * H;
+    forward_step(s);
+  }
+  if (p.active < T_) output.narrow(0, p.active, T_ - p.active).zero_();
+  at::Tensor h_n = states[save ? p.active : p.active % 2].clone();
+  if (!save) return {output, h_n, at::empty({0}, opts), at::empty({0}, opts)};
+  return {output, h_n, states, saved};
+}
+
+// ----------------------------------------------------------------------------- backward
+
+template <typename T>
+struct BackwardStep {
+  const Problem& p;
+  const T* gi;     // (B, G*H) of this step
+  const T* go;     // (B, H) gradient of this step's output
+  const T* h;      // (B, H) state before the step
+  const T* sv;     // (B, S*H) saved gate values
+  const T* dh;     // (B, H) gradient of the state after the step
+  T* dnext;        // (B, H) gradient of the state before the step
+  T* dgi;          // (B, G*H) gradient of gi
+  T* dgh;          // (B, N) gradient of the recurrent projection (gated after only)
+  T* scratch;      // (B, H)
+  const T* w;      // (N, H)
+  int64_t t;
+};
+
+// A padded step: no gradient to gi, the state's gradient passes through unchanged.
+template <typename T>
+void pass_through(const BackwardStep<T>& s, int64_t b, int64_t dgh_width) {
+  const int64_t H = s.p.H, GH = s.p.G * H;
+  for (int64_t j = 0; j < GH; ++j) s.dgi[b * GH + j] = T(0);
+  for (int64_t j = 0; j < dgh_width; ++j) s.dgh[b * dgh_width + j] = T(0);
+  for (int64_t j = 0; j < H; ++j) s.dnext[b * H + j] = s.dh[b * H + j];
+}
+
+template <typename T, bool ReadState>
+void gated_after_back(const BackwardStep<T>& s) {
+  const Problem& p = s.p;
+  const int64_t H = p.H, N = p.N;
+  for_rows(p.B, H, [&](int64_t b) {
+    if (!p.valid(s.t, b)) return pass_through(s, b, N);
+    const T* __restrict sv = s.sv + b * 4 * H;
+    const T* __restrict h = s.h + b * H;
+    const T* __restrict dh = s.dh + b * H;
+    const T* __restrict go = s.go + b * H;
+    T* __restrict dgi = s.dgi + b * 3 * H;
+    T* __restrict dgh = s.dgh + b * N;
+    T* __restrict dnext = s.dnext + b * H;
+    for (int64_t j = 0; j < H; ++j) {
+      const T r = sv[j], z = sv[H + j], n = sv[2 * H + j], ghn = sv[3 * H + j];
+      const T d = dh[j] + go[j];
+      const T dan = d * (T(1) - z) * (T(1) - n * n);
+      const T dar = dan * ghn * r * (T(1) - r);
+      const T daz = d * (h[j] - n) * z * (T(1) - z);
+      dgi[j] = dar;
+      dgi[H + j] = daz;
+      dgi[2 * H + j] = dan;
+      if (ReadState) {
+        dgh[j] = dar;
+        dgh[H + j] = daz;
+        dgh[2 * H + j] = dan * r;
+      } else {
+        dgh[j] = dan * r;
+      }
+      dnext[j] = d * z;
+    }
+  });
+  gemm<T>(false, false, p.B, H, N, s.dgh, N, s.w, H, T(1), s.dnext, H);
+}
+
+template <typename T, bool ReadState>
+void gated_before_back(const BackwardStep<T>& s) {
+  const Problem& p = s.p;
+  const int64_t H = p.H;
+  T* drh = s.scratch;  // gradient of r*h
+  for_rows(p.B, H, [&](int64_t b) {
+    if (!p.valid(s.t, b)) return pass_through(s, b, 0);
+    const T* __restrict sv = s.sv + b * 4 * H;
+    const T* __restrict h = s.h + b * H;
+    const T* __restrict dh = s.dh + b * H;
+    const T* __restrict go = s.go + b * H;
+    T* __restrict dgi = s.dgi + b * 3 * H;
+    T* __restrict dnext = s.dnext + b * H;
+    for (int64_t j = 0; j < H; ++j) {
+      const T z = sv[H + j], n = sv[2 * H + j];
+      const T d = dh[j] + go[j];
+      dgi[2 * H + j] = d * (T(1) - z) * (T(1) - n * n);
+      dgi[H + j] = d * (h[j] - n) * z * (T(1) - z);
+      dnext[j] = d * z;
+    }
+  });
+  const T* w_n = ReadState ? s.w + 2 * H * H : s.w;
+  gemm<T>(false, false, p.B, H, H, s.dgi + 2 * H, 3 * H, w_n, H, T(0), drh, H);
+  for_rows(p.B, H, [&](int64_t b) {
+    if (!p.valid(s.t, b)) return;
+    const T* __restrict sv = s.sv + b * 4 * H;
+    const T* __restrict h = s.h + b * H;
+    const T* __restrict d_rh = drh + b * H;
+    T* __restrict dgi = s.dgi + b * 3 * H;
+    T* __restrict dnext = s.dnext + b * H;
+    for (int64_t j = 0; j < H; ++j) {
+      const T r = sv[j];
+      dgi[j] = d_rh[j] * h[j] * r * (T(1) - r);
+      dnext[j] += d_rh[j] * r;
+    }
+  });
+  if (ReadState) gemm<T>(false, false, p.B, H, 2 * H, s.dgi, 3 * H, s.w, H, T(1), s.dnext, H);
+}
+
+template <typename T>
+void mgu_back(const BackwardStep<T>& s) {
+  const Problem& p = s.p;
+  const int64_t H = p.H;
+  T* dfh = s.scratch;  // gradient of f*h
+  for_rows(p.B, H, [&](int64_t b) {
+    if (!p.valid(s.t, b)) return pass_through(s, b, 0);
+    const T* __restrict sv = s.sv + b * 3 * H;
+    const T* __restrict h = s.h + b * H;
+    const T* __restrict dh = s.dh + b * H;
+    const T* __restrict go = s.go + b * H;
+    T* __restrict dgi = s.dgi + b * 2 * H;
+    T* __restrict dnext = s.dnext + b * H;
+    for (int64_t j = 0; j < H; ++j) {
+      const T f = sv[j], n = sv[H + j];
+      const T d = dh[j] + go[j];
+      dgi[H + j] = d * f * (T(1) - n * n);
+      dgi[j] = d * (n - h[j]);  // df so far; completed below
+      dnext[j] = d * (T(1) - f);
+    }
+  });
+  gemm<T>(false, false, p.B, H, H, s.dgi + H, 2 * H, s.w + H * H, H, T(0), dfh, H);
+  for_rows(p.B, H, [&](int64_t b) {
+    if (!p.valid(s.t, b)) return;
+    const T* __restrict sv = s.sv + b * 3 * H;
+    const T* __restrict h = s.h + b * H;
+    const T* __restrict d_fh = dfh + b * H;
+    T* __restrict dgi = s.dgi + b * 2 * H;
+    T* __restrict dnext = s.dnext + b * H;
+    for (int64_t j = 0; j < H; ++j) {
+      const T f = sv[j];
+      const T df = dgi[j] + d_fh[j] * h[j];
+      dgi[j] = df * f * (T(1) - f);
+      dnext[j] += d_fh[j] * f;
+    }
+  });
+  gemm<T>(false, false, p.B, H, H, s.dgi, 2 * H, s.w, H, T(1), s.dnext, H);
+}
+
+template <typename T>
+void ligru_back(const BackwardStep<T>& s) {
+  const Problem& p = s.p;
+  const int64_t H = p.H;
+  for_rows(p.B, H, [&](int64_t b) {
+    if (!p.valid(s.t, b)) return pass_through(s, b, 0);
+    const T* __restrict sv = s.sv + b * 2 * H;
+    const T* __restrict h = s.h + b * H;
+    const T* __restrict dh = s.dh + b * H;
+    const T* __restrict go = s.go + b * H;
+    T* __restrict dgi = s.dgi + b * 2 * H;
+    T* __restrict dnext = s.dnext + b * H;
+    for (int64_t j = 0; j < H; ++j) {
+      const T z = sv[j], n = sv[H + j];
+      const T d = dh[j] + go[j];
+      dgi[j] = d * (h[j] - n) * z * (T(1) - z);
+      dgi[H + j] = n > T(0) ? d * (T(1) - z) : T(0);
+      dnext[j] = d * z;
+    }
+  });
+  gemm<T>(false, false, p.B, H, 2 * H, s.dgi, 2 * H, s.w, H, T(1), s.dnext, H);
+}
+
+template <typename T>
+void mingru_back(const BackwardStep<T>& s) {
+  const Problem& p = s.p;
+  const int64_t H = p.H;
+  for_rows(p.B, H, [&](int64_t b) {
+    if (!p.valid(s.t, b)) return pass_through(s, b, 0);
+    const T* __restrict sv = s.sv + b * H;
+    const T* __restrict gi = s.gi + b * 2 * H;
+    const T* __restrict h = s.h + b * H;
+    const T* __restrict dh = s.dh + b * H;
+    const T* __restrict go = s.go + b * H;
+    T* __restrict dgi = s.dgi + b * 2 * H;
+    T* __restrict dnext = s.dnext + b * H;
+    for (int64_t j = 0; j < H; ++j) {
+      const T z = sv[j];
+      const T d = dh[j] + go[j];
+      dgi[j] = d * (gi[H + j] - h[j]) * z * (T(1) - z);
+      dgi[H + j] = d * z;
+      dnext[j] = d * (T(1) - z);
+    }
+  });
+}
+
+template <typename T>
+void backward_step(const BackwardStep<T>& s) {
+  const Problem& p = s.p;
+  switch (p.kind) {
+    case kGated:
+      if (p.reset_after)
+        p.read_state ? gated_after_back<T, true>(s) : gated_after_back<T, false>(s);
+      else
+        p.read_state ? gated_before_back<T, true>(s) : gated_before_back<T, false>(s);
+      break;
+    case kMgu: mgu_back(s); break;
+    case kLigru: ligru_back(s); break;
+    default: mingru_back(s);
+  }
+}
+
+// grad_w (rows, H) = A^T X over all K = active*B rows: the weight gradient of every step
+// in one GEMM. A: (K, rows) with row stride lda; X: (K, H) with row stride ldx.
+template <typename T>
+void weight_grad(const Problem& p, const T* A, int64_t lda, int64_t rows, const T* X, int64_t ldx,
+                 T* grad_w) {
+  gemm<T>(true, false, rows, p.H, p.active * p.B, A, lda, X, ldx, T(0), grad_w, p.H);
+}
+
+template <typename T>
+std::vector<at::Tensor> backward_impl(const at::Tensor& grad_output, const at::Tensor& grad_h_n,
+                                      const at::Tensor& gi, const at::Tensor& w, const Problem& p,
+                                      bool has_bias, const at::Tensor& states,
+                                      const at::Tensor& saved) {
+  const int64_t T_ = p.T, B = p.B, H = p.H, GH = p.G * H;
+  auto opts = gi.options();
+  at::Tensor grad_gi = at::empty({T_, B, GH}, opts);
+  if (p.active < T_) grad_gi.narrow(0, p.active, T_ - p.active).zero_();
+  const bool separate_dgh = p.kind == kGated && p.reset_after;
+  at::Tensor dgh_all = separate_dgh ? at::empty({p.active, B, p.N}, opts) : at::Tensor();
+  at::Tensor dh = grad_h_n.clone();
+  at::Tensor dnext = at::empty({B, H}, opts);
+  at::Tensor scratch = at::empty({B, H}, opts);
+
+  BackwardStep<T> s{p, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+                    scratch.data_ptr<T>(), w.defined() ? w.data_ptr<T>() : nullptr, 0};
+  for (int64_t t = p.active - 1; t >= 0; --t) {
+    s.t = t;
+    s.gi = gi.data_ptr<T>() + t * B * GH;
+    s.go = grad_output.data_ptr<T>() + t * B * H;
+    s.h = states.data_ptr<T>() + t * B * H;
+    s.sv = saved.data_ptr<T>() + t * B * p.S * H;
+    s.dh = dh.data_ptr<T>();
+    s.dnext = dnext.data_ptr<T>();
+    s.dgi = grad_gi.data_ptr<T>() + t * B * GH;
+    s.dgh = separate_dgh ? dgh_all.data_ptr<T>() + t * B * p.N : nullptr;
+    backward_step(s);
+    std::swap(dh, dnext);
+  }
+
+  at::Tensor grad_w = w.defined() ? at::empty_like(w) : at::empty({0}, opts);
+  at::Tensor grad_b_hn = has_bias ? at::zeros({H}, opts) : at::empty({0}, opts);
+  const T* X = states.data_ptr<T>();
+  const T* dG = grad_gi.data_ptr<T>();
+  T* gw = w.defined() ? grad_w.data_ptr<T>() : nullptr;
+  const T* sv = saved.data_ptr<T>();
+  const int64_t SH = p.S * H;
+  switch (p.kind) {
+    case kGated:
+      if (p.reset_after) {
+        weight_grad<T>(p, dgh_all.data_ptr<T>(), p.N, p.N, X, H, gw);
+        if (has_bias) {  // column sums of the n block, row by row: the same for any threads
+          T* db = grad_b_hn.data_ptr<T>();
+          const T* d = dgh_all.data_ptr<T>() + (p.N - H);
+          for (int64_t k = 0; k < p.active * B; ++k)
+            for (int64_t j = 0; j < H; ++j) db[j] += d[k * p.N + j];
+        }
+      } else {
+        if (p.read_state) weight_grad<T>(p, dG, GH, 2 * H, X, H, gw);
+        T* gw_n = p.read_state ? gw + 2 * H * H : gw;
+        weight_grad<T>(p, dG + 2 * H, GH, H, sv + 3 * H, SH, gw_n);
+      }
+      break;
+    case kMgu:
+      weight_grad<T>(p, dG, GH, H, X, H, gw);
+      weight_grad<T>(p, dG + H, GH, H, sv + 2 * H, SH, gw + H * H);
+      break;
+    case kLigru: weight_grad<T>(p, dG, GH, 2 * H, X, H, gw); break;
+    default: break;
+  }
+  return {grad_gi, dh, grad_w, grad_b_hn};
+}
+
+// ------------------------------------------------------------------------------ bindings
+
+void check_inputs(const at::Tensor& gi, const at::Tensor& h0, int64_t kind) {
+  TORCH_CHECK(gi.dim() == 3, "gi must be (T, B, G*H), got ", gi.sizes());
+  TORCH_CHECK(h0.dim() == 2 && h0.size(0) == gi.size(1), "h0 must be (B, H), got ", h0.sizes());
+  TORCH_CHECK(kind >= kGated && kind <= kMingru, "unknown kind ", kind);
+  TORCH_CHECK(gi.device().is_cpu(), "the fused backend runs on CPU tensors");
+  TORCH_CHECK(gi.scalar_type() == at::kFloat || gi.scalar_type() == at::kDouble,
+              "the fused backend runs float32 and float64, got ", gi.scalar_type());
+}
+
+at::Tensor optional_contiguous(const c10::optional<at::Tensor>& t) {
+  return t.has_value() && t->defined() ? t->contiguous() : at::Tensor();
+}
+
+std::vector<at::Tensor> forward(const at::Tensor& gi_, const at::Tensor& h0_,
+                                const c10::optional<at::Tensor>& w_,
+                                const c10::optional<at::Tensor>& b_hn_,
+                                const c10::optional<at::Tensor>& lengths, int64_t kind,
+                                bool reset_after, bool read_state, bool save) {
+  check_inputs(gi_, h0_, kind);
+  at::Tensor gi = gi_.contiguous(), h0 = h0_.contiguous();
+  at::Tensor w = optional_contiguous(w_), b_hn = optional_contiguous(b_hn_);
+  Problem p = make_problem(gi, w, lengths, kind, reset_after, read_state, h0.size(1));
+  at::NoGradGuard no_grad;
+  return AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "grukit_forward", [&] {
+    return forward_impl<scalar_t>(gi, h0, w, b_hn, p, save);
+  });
+}
+
+std::vector<at::Tensor> backward(const at::Tensor& grad_output, const at::Tensor& grad_h_n,
+                                 const at::Tensor& gi_, const c10::optional<at::Tensor>& w_,
+                                 const c10::optional<at::Tensor>& lengths,
+                                 const at::Tensor& states, const at::Tensor& saved, int64_t kind,
+                                 bool reset_after, bool read_state, bool has_bias) {
+  at::Tensor gi = gi_.contiguous(), w = optional_contiguous(w_);
+  check_inputs(gi, grad_h_n, kind);
+  Problem p = make_problem(gi, w, lengths, kind, reset_after, read_state, grad_h_n.size(1));
+  at::NoGradGuard no_grad;
+  return AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "grukit_backward", [&] {
+    return backward_impl<scalar_t>(grad_output.contiguous(), grad_h_n.contiguous(), gi, w, p,
+                                   has_bias, states.contiguous(), saved.contiguous());
+  });
+}
+
+}  // namespace grukit
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.doc() = "grukit fused CPU recurrences (forward over all steps, backward through time)";
+  m.def("forward", &grukit::forward, "recurrence forward");
+  m.def("backward", &grukit::backward, "recurrence backward");
+}
