@@ -28,7 +28,7 @@ import functools
 import torch
 from torch import Tensor
 
-from grukit.cells.spec import CellSpec, Params
+from grukit.cells.spec import CellSpec, Linear, Params
 
 NORM_EPS = 1e-5
 BATCH_NORM_MOMENTUM = 0.1
@@ -36,13 +36,19 @@ NORMS = ("batch", "layer")
 
 
 def normalised_projection(
-    x: Tensor, params: Params, valid: Tensor | None, training: bool, *, norm: str
+    x: Tensor,
+    params: Params,
+    valid: Tensor | None,
+    training: bool,
+    linear: Linear = torch.nn.functional.linear,
+    *,
+    norm: str,
 ) -> Tensor:
     """``N(W_i x)`` for all steps: x (T, B, I), valid (T, B, 1) bool -> (T, B, 2H).
 
     Batch norm in training mode updates ``norm_running_mean``/``norm_running_var`` in place.
     """
-    a = x @ params["weight_ih"].T
+    a = linear(x, params["weight_ih"], None)
     if norm == "layer":
         T, B, width = a.shape
         per_gate = a.reshape(T, B, 2, width // 2)

@@ -38,8 +38,10 @@ from torch import Tensor
 Params = dict[str, Tensor]
 """A cell's tensors by role (``"weight_ih"``, ...), for one layer and direction."""
 
-# (x (T, B, I), params, valid (T, B, 1) bool or None, training) -> gi (T, B, G_i*H)
-ProjectInput = Callable[[Tensor, Params, "Tensor | None", bool], Tensor]
+# (x, weight, bias or None) -> x weight^T + bias: torch.nn.functional.linear, or a backend's
+Linear = Callable[[Tensor, Tensor, "Tensor | None"], Tensor]
+# (x (T, B, I), params, valid (T, B, 1) bool or None, training, linear=...) -> gi (T, B, G_i*H)
+ProjectInput = Callable[..., Tensor]
 # (gi_t (B, G_i*H), h (B, H), params) -> h' (B, H)
 Step = Callable[[Tensor, Tensor, Params], Tensor]
 
@@ -47,9 +49,15 @@ PARAMETER_ROLES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "norm_weight"
 BUFFER_ROLES = ("norm_running_mean", "norm_running_var")
 
 
-def linear_projection(x: Tensor, params: Params, valid: Tensor | None, training: bool) -> Tensor:
+def linear_projection(
+    x: Tensor,
+    params: Params,
+    valid: Tensor | None,
+    training: bool,
+    linear: Linear = torch.nn.functional.linear,
+) -> Tensor:
     """``gi = x W_ih^T + b_ih`` for all time steps in one GEMM: (T, B, I) -> (T, B, G_i*H)."""
-    return torch.nn.functional.linear(x, params["weight_ih"], params.get("bias_ih"))
+    return linear(x, params["weight_ih"], params.get("bias_ih"))
 
 
 @dataclass(frozen=True)
@@ -67,7 +75,8 @@ class CellSpec:
         bias_ih_gates: gates that have an entry in ``bias_ih`` (when ``bias=True``).
         bias_hh_gates: gates that have an entry in ``bias_hh`` (when ``bias=True``).
         step: ``(gi_t, h, params) -> h'``, the pure-PyTorch reference of one step.
-        project_input: ``(x, params, valid, training) -> gi``, all steps at once.
+        project_input: ``(x, params, valid, training, linear=F.linear) -> gi``, all steps
+            at once; ``linear`` is the backend's GEMM with bias.
         equations: the variant's equations, for documentation and ``explain()``.
     """
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from grukit.cells.spec import Linear
 from grukit.kernels.reference import Recurrence, loop_recurrence
 
 BACKENDS = ("auto", "reference", "fused")
@@ -26,11 +27,12 @@ _warned_unavailable = False
 
 @dataclass(frozen=True)
 class BackendChoice:
-    """The backend that runs a forward pass, its recurrence and the reason for it."""
+    """The backend that runs a forward pass, its pieces and the reason for it."""
 
     name: str
     recurrence: Recurrence
     reason: str
+    linear: Linear = torch.nn.functional.linear
 
 
 def check_backend(backend: str) -> str:
@@ -40,15 +42,16 @@ def check_backend(backend: str) -> str:
     return backend
 
 
-def _fused() -> tuple[Recurrence | None, str]:
+def _fused(reason_prefix: str) -> BackendChoice | None:
     from grukit.kernels.cpu.build import availability
 
     available, reason = availability()
     if not available:
-        return None, reason
+        return None
     from grukit.kernels.cpu.fused import fused_recurrence
+    from grukit.kernels.cpu.ops import linear
 
-    return fused_recurrence, reason
+    return BackendChoice("fused", fused_recurrence, reason_prefix + reason, linear)
 
 
 def choose_backend(requested: str, device: torch.device, dtype: torch.dtype) -> BackendChoice:
@@ -69,14 +72,16 @@ def choose_backend(requested: str, device: torch.device, dtype: torch.dtype) -> 
             loop_recurrence,
             f"auto: the fused kernels run float32/float64 on CPU, not {dtype} on {device}",
         )
-    recurrence, reason = _fused()
-    if recurrence is None:
-        if requested == "fused":
-            raise RuntimeError(f"backend='fused' is not available: {reason}")
-        if not _warned_unavailable:
-            _warned_unavailable = True
-            warnings.warn(f"grukit falls back to the reference backend: {reason}", stacklevel=3)
-        return BackendChoice("reference", loop_recurrence, f"auto: {reason}")
+    prefix = "asked for backend='fused'; " if requested == "fused" else f"auto: CPU {dtype}; "
+    choice = _fused(prefix + "fused extension ")
+    if choice is not None:
+        return choice
+    from grukit.kernels.cpu.build import availability
+
+    reason = availability()[1]
     if requested == "fused":
-        return BackendChoice("fused", recurrence, "asked for backend='fused'")
-    return BackendChoice("fused", recurrence, f"auto: CPU {dtype}, fused extension {reason}")
+        raise RuntimeError(f"backend='fused' is not available: {reason}")
+    if not _warned_unavailable:
+        _warned_unavailable = True
+        warnings.warn(f"grukit falls back to the reference backend: {reason}", stacklevel=3)
+    return BackendChoice("reference", loop_recurrence, f"auto: {reason}")

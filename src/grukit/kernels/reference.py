@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from grukit.cells.spec import CellSpec, Params
+from grukit.cells.spec import CellSpec, Linear, Params
 
 
 def valid_steps(lengths: Tensor, num_steps: int) -> Tensor:
@@ -79,6 +79,7 @@ def run_sequence(
     reverse: bool = False,
     training: bool = False,
     recurrence: Recurrence = loop_recurrence,
+    linear: Linear = torch.nn.functional.linear,
 ) -> tuple[Tensor, Tensor]:
     """Run one layer and direction of a cell over a batch of sequences.
 
@@ -94,6 +95,7 @@ def run_sequence(
         reverse: run from each sequence's own last step back to its first.
         training: batch statistics (and running-statistic updates) for batch norm.
         recurrence: the time loop over the projected input.
+        linear: the GEMM with bias of the input projection.
 
     Returns:
         output (T, B, H), zero at padded steps; h_n (B, H), each sequence's state after
@@ -106,7 +108,7 @@ def run_sequence(
         x = torch.where(valid, x, 0)
     if reverse:
         x = reverse_sequences(x, lengths)
-    gi = spec.project_input(x, params, valid, training)
+    gi = spec.project_input(x, params, valid, training, linear)
     output, h_n = recurrence(spec, gi, h0, params, lengths)
     if reverse:
         output = reverse_sequences(output, lengths)

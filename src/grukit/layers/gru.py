@@ -240,7 +240,7 @@ class GRU(nn.Module):
 
     def _run_layers(self, x: Tensor, h0: Tensor, lengths: Tensor | None) -> tuple[Tensor, Tensor]:
         """x (T, B, I), h0 (L*D, B, H) -> output (T, B, D*H), h_n (L*D, B, H)."""
-        recurrence = self.backend_choice(x).recurrence
+        backend = self.backend_choice(x)
         final_states = []
         layer_input = x
         for layer in range(self.num_layers):
@@ -254,7 +254,8 @@ class GRU(nn.Module):
                     lengths,
                     reverse=direction == 1,
                     training=self.training,
-                    recurrence=recurrence,
+                    recurrence=backend.recurrence,
+                    linear=backend.linear,
                 )
                 outputs.append(output)
                 final_states.append(h_last)

@@ -74,11 +74,18 @@ def load_extension(verbose: bool = False) -> ModuleType:
         raise BuildError(f"the fused CPU extension could not be built: {reason}") from error
 
 
-@functools.cache
+_availability: tuple[bool, str] | None = None
+
+
+# Under torch.compile the answer is a constant of the graph, not something to trace.
+@torch.compiler.assume_constant_result
 def availability() -> tuple[bool, str]:
     """(available, reason): whether the fused backend can run here, and why not."""
-    try:
-        load_extension()
-    except BuildError as error:
-        return False, str(error)
-    return True, f"built in {build_directory()}"
+    global _availability
+    if _availability is None:
+        try:
+            load_extension()
+            _availability = (True, f"built in {build_directory()}")
+        except BuildError as error:
+            _availability = (False, str(error))
+    return _availability

@@ -150,3 +150,44 @@ def _backward(ctx, grad_output, grad_h_n, _grad_states, _grad_saved):
 
 
 recurrence.register_autograd(_backward, setup_context=_setup_context)
+
+
+@torch.library.custom_op("grukit::linear", mutates_args=())
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """``x W^T + b`` (the input projection) whose backward is independent of the thread count."""
+    return torch.nn.functional.linear(x, weight, bias)
+
+
+@linear.register_fake
+def _linear_fake(x, weight, bias):
+    return x.new_empty(*x.shape[:-1], weight.shape[0])
+
+
+@torch.library.custom_op("grukit::linear_backward", mutates_args=())
+def linear_backward(
+    grad: Tensor, x: Tensor, weight: Tensor, has_bias: bool
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Gradients of x, weight and bias (empty without bias) of ``linear``."""
+    grad_x, grad_w, grad_b = load_extension().linear_backward(grad, x, weight, has_bias)
+    return grad_x, grad_w, grad_b
+
+
+@linear_backward.register_fake
+def _linear_backward_fake(grad, x, weight, has_bias):
+    grad_b = weight.new_empty(weight.shape[0] if has_bias else 0)
+    return torch.empty_like(x), torch.empty_like(weight), grad_b
+
+
+def _linear_setup_context(ctx, inputs, output):
+    x, weight, bias = inputs
+    ctx.save_for_backward(x, weight)
+    ctx.has_bias = bias is not None
+
+
+def _linear_backward(ctx, grad):
+    x, weight = ctx.saved_tensors
+    grad_x, grad_w, grad_b = linear_backward(grad, x, weight, ctx.has_bias)
+    return grad_x, grad_w, grad_b if ctx.has_bias else None
+
+
+linear.register_autograd(_linear_backward, setup_context=_linear_setup_context)

@@ -99,13 +99,16 @@ struct ForwardStep {
   int64_t t;
 };
 
+// A padded step: the state is kept, the output is 0, and the saved gates are 0 (backward
+// never reads them; zeros keep every output of the op deterministic).
 template <typename T>
 void keep_state(const ForwardStep<T>& s, int64_t b) {
-  const int64_t H = s.p.H;
+  const int64_t H = s.p.H, SH = s.p.S * H;
   for (int64_t j = 0; j < H; ++j) {
     s.hn[b * H + j] = s.h[b * H + j];
     s.out[b * H + j] = T(0);
   }
+  for (int64_t j = 0; j < SH; ++j) s.sv[b * SH + j] = T(0);
 }
 
 template <typename T, bool ReadState, bool HasBias>
@@ -324,7 +327,13 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& gi, const at::Tensor& h0,
     s.sv = saved.data_ptr<T>() + (save ? t : 0) * B * p.S * H;
     forward_step(s);
   }
-  if (p.active < T_) output.narrow(0, p.active, T_ - p.active).zero_();
+  if (p.active < T_) {
+    output.narrow(0, p.active, T_ - p.active).zero_();
+    if (save) {
+      saved.narrow(0, p.active, T_ - p.active).zero_();
+      for (int64_t t = p.active; t < T_; ++t) states[t + 1].copy_(states[p.active]);
+    }
+  }
   at::Tensor h_n = states[save ? p.active : p.active % 2].clone();
   if (!save) return {output, h_n, at::empty({0}, opts), at::empty({0}, opts)};
   return {output, h_n, states, saved};
@@ -532,12 +541,44 @@ void backward_step(const BackwardStep<T>& s) {
   }
 }
 
+// C (M, N) = A^T X summed over K rows, the same to the bit for any number of threads.
+// A: (K, M) with row stride lda; X: (K, N) with row stride ldx; C row stride ldc.
+// A multi-threaded BLAS may split the long K sum between threads, and then the rounding
+// depends on the thread count. Here C is cut into blocks of a fixed 64 rows, each summed
+// by one single-threaded GEMM, and the threads share the blocks.
+template <typename T>
+void gemm_tn_deterministic(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* X,
+                           int64_t ldx, T* C, int64_t ldc) {
+  constexpr int64_t block = 64;
+  const int64_t blocks = (M + block - 1) / block;
+  at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
+    const int previous = MKL_Set_Num_Threads_Local(1);
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t m0 = b * block, rows = std::min(block, M - m0);
+      gemm<T>(true, false, rows, N, K, A + m0, lda, X, ldx, T(0), C + m0 * ldc, ldc);
+    }
+    MKL_Set_Num_Threads_Local(previous);
+  });
+}
+
+// out (N) = sum over K rows of A (K, N) with row stride lda; row by row, so the same for
+// any number of threads.
+template <typename T>
+void column_sums(int64_t N, int64_t K, const T* A, int64_t lda, T* out) {
+  for (int64_t j = 0; j < N; ++j) out[j] = T(0);
+  for (int64_t k = 0; k < K; ++k) {
+    const T* __restrict row = A + k * lda;
+    T* __restrict o = out;
+    for (int64_t j = 0; j < N; ++j) o[j] += row[j];
+  }
+}
+
 // grad_w (rows, H) = A^T X over all K = active*B rows: the weight gradient of every step
 // in one GEMM. A: (K, rows) with row stride lda; X: (K, H) with row stride ldx.
 template <typename T>
 void weight_grad(const Problem& p, const T* A, int64_t lda, int64_t rows, const T* X, int64_t ldx,
                  T* grad_w) {
-  gemm<T>(true, false, rows, p.H, p.active * p.B, A, lda, X, ldx, T(0), grad_w, p.H);
+  gemm_tn_deterministic<T>(rows, p.H, p.active * p.B, A, lda, X, ldx, grad_w, p.H);
 }
 
 template <typename T>
@@ -582,12 +623,9 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_output, const at::T
     case kGated:
       if (p.reset_after) {
         weight_grad<T>(p, dgh_all.data_ptr<T>(), p.N, p.N, X, H, gw);
-        if (has_bias) {  // column sums of the n block, row by row: the same for any threads
-          T* db = grad_b_hn.data_ptr<T>();
-          const T* d = dgh_all.data_ptr<T>() + (p.N - H);
-          for (int64_t k = 0; k < p.active * B; ++k)
-            for (int64_t j = 0; j < H; ++j) db[j] += d[k * p.N + j];
-        }
+        if (has_bias)
+          column_sums<T>(H, p.active * B, dgh_all.data_ptr<T>() + (p.N - H), p.N,
+                         grad_b_hn.data_ptr<T>());
       } else {
         if (p.read_state) weight_grad<T>(p, dG, GH, 2 * H, X, H, gw);
         T* gw_n = p.read_state ? gw + 2 * H * H : gw;
@@ -602,6 +640,27 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_output, const at::T
     default: break;
   }
   return {grad_gi, dh, grad_w, grad_b_hn};
+}
+
+// Backward of y = x W^T + b for x (K, I), W (M, I): grad_x = grad W (rows split between
+// threads, each summed whole), grad_W = grad^T x and grad_b = column sums of grad, both
+// independent of the thread count.
+std::vector<at::Tensor> linear_backward(const at::Tensor& grad_, const at::Tensor& x_,
+                                        const at::Tensor& weight, bool has_bias) {
+  const int64_t M = weight.size(0), I = weight.size(1);
+  at::Tensor grad = grad_.reshape({-1, M}).contiguous();
+  at::Tensor x = x_.reshape({-1, I}).contiguous();
+  const int64_t K = grad.size(0);
+  at::NoGradGuard no_grad;
+  at::Tensor grad_x = at::mm(grad, weight).reshape(x_.sizes());
+  at::Tensor grad_w = at::empty({M, I}, grad.options());
+  at::Tensor grad_b = at::empty({has_bias ? M : 0}, grad.options());
+  AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "grukit_linear_backward", [&] {
+    gemm_tn_deterministic<scalar_t>(M, I, K, grad.data_ptr<scalar_t>(), M, x.data_ptr<scalar_t>(),
+                                    I, grad_w.data_ptr<scalar_t>(), I);
+    if (has_bias) column_sums<scalar_t>(M, K, grad.data_ptr<scalar_t>(), M, grad_b.data_ptr<scalar_t>());
+  });
+  return {grad_x, grad_w, grad_b};
 }
 
 // ------------------------------------------------------------------------------ bindings
@@ -655,4 +714,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "grukit fused CPU recurrences (forward over all steps, backward through time)";
   m.def("forward", &grukit::forward, "recurrence forward");
   m.def("backward", &grukit::backward, "recurrence backward");
+  m.def("linear_backward", &grukit::linear_backward, "input projection backward");
 }

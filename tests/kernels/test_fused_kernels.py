@@ -1,0 +1,216 @@
+"""The fused CPU backend against the reference, and as a custom operator: opcheck,
+torch.compile without graph breaks, thread-count independence, inference that keeps
+nothing, and the fallback when the extension cannot be built."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+import grukit
+from grukit.kernels.cpu import fused, ops
+from helpers import VARIANT_CONFIGS, config_id, layer_kwargs, variant_configs, weighted_loss
+
+# Odd H exercises the vector loops' remainders; lengths include 1 and T.
+T, B, I, H = 9, 5, 6, 37
+LENGTHS = [T, 1, 4, T, 7]
+
+
+def layer_pair(config, dtype, **kwargs):
+    reference = grukit.GRU(I, H, dtype=dtype, backend="reference", **layer_kwargs(config), **kwargs)
+    fused_layer = grukit.GRU(I, H, dtype=dtype, backend="fused", **layer_kwargs(config), **kwargs)
+    fused_layer.load_state_dict(reference.state_dict())
+    return reference, fused_layer
+
+
+def run_with_grads(layer, x, hx):
+    x = x.clone().requires_grad_()
+    hx = hx.clone().requires_grad_()
+    output, h_n = layer(x, hx, lengths=LENGTHS)
+    grads = torch.autograd.grad(weighted_loss(output, h_n), [x, hx, *layer.parameters()])
+    return output, h_n, grads
+
+
+@variant_configs
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+def test_fused_equals_reference(config, dtype):
+    """2 layers, bidirectional, hx, mixed lengths: outputs, h_n and every gradient."""
+    reference, fused_layer = layer_pair(config, dtype, num_layers=2, bidirectional=True)
+    x = torch.randn(T, B, I, dtype=dtype)
+    hx = torch.randn(4, B, H, dtype=dtype)
+    expected = run_with_grads(reference.train(), x, hx)
+    got = run_with_grads(fused_layer.train(), x, hx)
+    tight = 1e-5 if dtype == torch.float32 else 1e-12
+    torch.testing.assert_close(got[0], expected[0], rtol=tight, atol=tight)
+    torch.testing.assert_close(got[1], expected[1], rtol=tight, atol=tight)
+    names = ["input", "hx"] + [name for name, _ in reference.named_parameters()]
+    for name, got_grad, want_grad in zip(names, got[2], expected[2]):
+        # Weight gradients sum over every step and row: compare relative to their size.
+        scale = float(want_grad.abs().max()) or 1.0
+        torch.testing.assert_close(
+            got_grad / scale,
+            want_grad / scale,
+            rtol=0,
+            atol=tight * 10,
+            msg=lambda m, n=name: f"{n}: {m}",
+        )
+
+
+def test_batch_one_path_equals_reference():
+    """Batch 1 takes the matrix-vector path instead of BLAS."""
+    for config in VARIANT_CONFIGS:
+        reference, fused_layer = layer_pair(config, torch.float64)
+        x = torch.randn(T, 1, I, dtype=torch.float64)
+        hx = torch.randn(1, 1, H, dtype=torch.float64)
+        want = reference(x, hx)[0]
+        torch.testing.assert_close(fused_layer(x, hx)[0], want, rtol=1e-12, atol=1e-12)
+
+
+def op_arguments(config, save=True):
+    """Canonical arguments of grukit::recurrence for a variant, leaves requiring grad."""
+    layer = grukit.GRU(3, 4, dtype=torch.float64, **layer_kwargs(config))
+    params = layer.cell_params(0)
+    gi = layer.spec.project_input(torch.randn(5, 3, 3, dtype=torch.float64), params, None, False)
+    spec = layer.spec
+    kind, read_state, bias_hn = fused.KINDS.get(spec.name, fused.KIND_GATED), False, None
+    if kind == fused.KIND_GATED:
+        read_state = spec.hidden_gates == "rzn"
+        gi = fused.canonical_gated_input(spec, gi, params, 4)
+        if spec.reset_after and "bias_hh" in params:
+            bias_hn = params["bias_hh"][-4:].detach().clone().requires_grad_()
+    weight = params.get("weight_hh")
+    weight = None if weight is None else weight.detach().clone().requires_grad_()
+    return (
+        gi.detach().clone().requires_grad_(),
+        torch.randn(3, 4, dtype=torch.float64, requires_grad=True),
+        weight,
+        bias_hn,
+        torch.tensor([5, 2, 1]),
+        kind,
+        bool(spec.reset_after),
+        read_state,
+        save,
+    )
+
+
+@pytest.mark.parametrize("config", VARIANT_CONFIGS, ids=config_id)
+def test_opcheck(config):
+    """Schema, fake tensors, autograd registration and AOT dispatch of the custom op."""
+    torch.library.opcheck(ops.recurrence, op_arguments(config))
+
+
+@pytest.mark.parametrize("config", VARIANT_CONFIGS, ids=config_id)
+def test_gradcheck_through_op(config):
+    args = op_arguments(config)
+    tensors = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.requires_grad]
+
+    def run(*leaves):
+        full = list(args)
+        for i, leaf in zip(tensors, leaves):
+            full[i] = leaf
+        output, h_n, _, _ = ops.recurrence(*full)
+        return output, h_n
+
+    assert torch.autograd.gradcheck(run, [args[i] for i in tensors], eps=1e-6, atol=1e-7)
+
+
+def test_torch_compile_has_no_graph_break():
+    layer = grukit.GRU(I, H, 2, bidirectional=True, backend="fused")
+    compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)
+    x = torch.randn(T, B, I, requires_grad=True)
+    output, h_n = compiled(x)
+    expected_output, expected_h_n = layer(x)
+    torch.testing.assert_close(output, expected_output)
+    (grad,) = torch.autograd.grad(weighted_loss(output, h_n), x)
+    (expected_grad,) = torch.autograd.grad(weighted_loss(expected_output, expected_h_n), x)
+    torch.testing.assert_close(grad, expected_grad)
+
+
+def test_one_and_two_threads_give_identical_results():
+    layer = grukit.GRU(64, 256, bidirectional=True, backend="fused")
+    x = torch.randn(40, 48, 64)
+    lengths = torch.randint(1, 41, (48,))
+    results = []
+    previous = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            results.append(run_with_grads_lengths(layer, x, lengths))
+    finally:
+        torch.set_num_threads(previous)
+    for one, two in zip(*results):
+        assert torch.equal(one, two)
+
+
+def run_with_grads_lengths(layer, x, lengths):
+    x = x.clone().requires_grad_()
+    output, h_n = layer(x, lengths=lengths)
+    grads = torch.autograd.grad(weighted_loss(output, h_n), [x, *layer.parameters()])
+    return (output, h_n, *grads)
+
+
+def test_inference_saves_nothing(monkeypatch):
+    calls = []
+    original = fused.recurrence
+
+    def spy(*args):
+        result = original(*args)
+        calls.append((args[-1], result[2].numel(), result[3].numel()))
+        return result
+
+    monkeypatch.setattr(fused, "recurrence", spy)
+    layer = grukit.GRU(I, H, backend="fused")
+    with torch.no_grad():
+        layer(torch.randn(T, B, I))
+    layer(torch.randn(T, B, I))
+    assert calls[0] == (False, 0, 0), "no_grad must not keep states or gates"
+    assert calls[1][0] is True and calls[1][1] == (T + 1) * B * H
+
+
+def test_fallback_when_the_extension_cannot_be_built(tmp_path):
+    """No compiler: backend='auto' warns once and runs the reference; 'fused' raises why."""
+    script = textwrap.dedent(
+        """
+        import warnings, torch, grukit
+        layer = grukit.GRU(3, 4)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            layer(torch.randn(2, 1, 3)); layer(torch.randn(2, 1, 3))
+        messages = [str(w.message) for w in caught if "falls back" in str(w.message)]
+        assert len(messages) == 1, messages
+        assert layer.backend_choice().name == "reference"
+        try:
+            grukit.GRU(3, 4, backend="fused")(torch.randn(2, 1, 3))
+        except RuntimeError as error:
+            assert "backend='fused' is not available" in str(error), error
+            print("OK:", error)
+        else:
+            raise AssertionError("backend='fused' ran without an extension")
+        """
+    )
+    env = dict(os.environ, CXX=str(tmp_path / "no-such-compiler"), GRUKIT_CACHE_DIR=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (
+        "OK: backend='fused' is not available: the fused CPU extension could not be built"
+        in result.stdout
+    )
+
+
+def test_fused_refuses_unsupported_dtype():
+    layer = grukit.GRU(I, H, backend="fused", dtype=torch.bfloat16)
+    with pytest.raises(
+        ValueError,
+        match=r"backend: got 'fused' for torch.bfloat16 on cpu, wanted float32 or float64",
+    ):
+        layer(torch.randn(T, B, I, dtype=torch.bfloat16))
+    auto = grukit.GRU(I, H, dtype=torch.bfloat16)
+    assert auto.backend_choice().name == "reference"
+    assert auto(torch.randn(T, B, I, dtype=torch.bfloat16))[0].shape == (T, B, H)
