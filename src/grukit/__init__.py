@@ -6,8 +6,8 @@
 """
 
 from grukit.cells import VARIANTS, CellSpec, cell_spec
-from grukit.layers import GRU, GRUCell
+from grukit.layers import GRU, GRUCell, Stream
 
 __version__ = "0.1.0"
 
-__all__ = ["GRU", "VARIANTS", "CellSpec", "GRUCell", "cell_spec", "__version__"]
+__all__ = ["GRU", "VARIANTS", "CellSpec", "GRUCell", "Stream", "cell_spec", "__version__"]

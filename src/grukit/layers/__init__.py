@@ -2,5 +2,6 @@
 
 from grukit.layers.cell import GRUCell
 from grukit.layers.gru import GRU
+from grukit.layers.stream import Stream
 
-__all__ = ["GRU", "GRUCell"]
+__all__ = ["GRU", "GRUCell", "Stream"]

@@ -13,6 +13,7 @@ from grukit.kernels import BackendChoice, choose_backend, run_sequence
 from grukit.kernels.dispatch import check_backend
 from grukit.layers.cell_tensors import gather_cell_tensors, register_cell_tensors
 from grukit.layers.checks import check_dropout, check_lengths, check_size, check_tensor
+from grukit.layers.stream import Stream
 
 
 class GRU(nn.Module):
@@ -132,6 +133,10 @@ class GRU(nn.Module):
 
     def flatten_parameters(self) -> None:
         """No-op, so code written for torch.nn.GRU (which calls it for cuDNN) runs unchanged."""
+
+    def stream(self, batch_size: int | None = 1, hx: Tensor | None = None) -> Stream:
+        """A :class:`~grukit.layers.stream.Stream` feeding this layer one step at a time."""
+        return Stream(self, batch_size, hx)
 
     def backend_choice(self, input: Tensor | None = None) -> BackendChoice:
         """The backend that runs ``input`` (by default: input like the parameters), and why."""

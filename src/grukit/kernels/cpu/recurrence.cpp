@@ -83,6 +83,218 @@ void for_rows(int64_t B, int64_t H, const F& f) {
   });
 }
 
+// ------------------------------------------------------------------------- row kernels
+//
+// One batch row of one step each. They are free functions over __restrict pointers
+// because GCC vectorises their loops there and not inside the row lambdas.
+
+template <typename T, bool ReadState, bool HasBias>
+void gated_after_row(int64_t H, const T* __restrict gi, const T* __restrict gh,
+                     const T* __restrict b_hn, const T* __restrict h, T* __restrict hn,
+                     T* __restrict out, T* __restrict sv) {
+  const T* __restrict gh_n = ReadState ? gh + 2 * H : gh;
+  for (int64_t j = 0; j < H; ++j) {
+    T ar = gi[j], az = gi[H + j];
+    if (ReadState) {
+      ar += gh[j];
+      az += gh[H + j];
+    }
+    const T r = sigmoid(ar), z = sigmoid(az);
+    const T ghn = HasBias ? gh_n[j] + b_hn[j] : gh_n[j];
+    const T n = tanh_(gi[2 * H + j] + r * ghn);
+    const T hv = n + z * (h[j] - n);
+    hn[j] = hv;
+    out[j] = hv;
+    sv[j] = r;
+    sv[H + j] = z;
+    sv[2 * H + j] = n;
+    sv[3 * H + j] = ghn;
+  }
+}
+
+// Reset before the matmul, first half: the gates and r*h (the next GEMM's input).
+template <typename T, bool ReadState>
+void gated_before_gates_row(int64_t H, const T* __restrict gi, const T* __restrict g,
+                            const T* __restrict h, T* __restrict sv) {
+  for (int64_t j = 0; j < H; ++j) {
+    T ar = gi[j], az = gi[H + j];
+    if (ReadState) {
+      ar += g[j];
+      az += g[H + j];
+    }
+    const T r = sigmoid(ar);
+    sv[j] = r;
+    sv[H + j] = sigmoid(az);
+    sv[3 * H + j] = r * h[j];
+  }
+}
+
+// Second half, given gn = (r*h) W_n^T: candidate and update. Also serves the MGU with
+// keep = 1 - f, which is why the update weight is passed in as a column of sv.
+template <typename T>
+void gated_before_update_row(int64_t H, const T* __restrict gi_n, const T* __restrict gn,
+                             const T* __restrict z, const T* __restrict h, T* __restrict hn,
+                             T* __restrict out, T* __restrict n_out) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T n = tanh_(gi_n[j] + gn[j]);
+    const T hv = n + z[j] * (h[j] - n);
+    n_out[j] = n;
+    hn[j] = hv;
+    out[j] = hv;
+  }
+}
+
+template <typename T>
+void mgu_gate_row(int64_t H, const T* __restrict gi, const T* __restrict g,
+                  const T* __restrict h, T* __restrict sv) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T f = sigmoid(gi[j] + g[j]);
+    sv[j] = f;
+    sv[2 * H + j] = f * h[j];
+  }
+}
+
+template <typename T>
+void mgu_update_row(int64_t H, const T* __restrict gi_n, const T* __restrict gn,
+                    const T* __restrict f, const T* __restrict h, T* __restrict hn,
+                    T* __restrict out, T* __restrict n_out) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T n = tanh_(gi_n[j] + gn[j]);
+    const T hv = h[j] + f[j] * (n - h[j]);
+    n_out[j] = n;
+    hn[j] = hv;
+    out[j] = hv;
+  }
+}
+
+template <typename T>
+void ligru_row(int64_t H, const T* __restrict gi, const T* __restrict gh, const T* __restrict h,
+               T* __restrict hn, T* __restrict out, T* __restrict sv) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T z = sigmoid(gi[j] + gh[j]);
+    const T a = gi[H + j] + gh[H + j];
+    const T n = a > T(0) ? a : T(0);
+    const T hv = n + z * (h[j] - n);
+    sv[j] = z;
+    sv[H + j] = n;
+    hn[j] = hv;
+    out[j] = hv;
+  }
+}
+
+template <typename T>
+void mingru_row(int64_t H, const T* __restrict gi, const T* __restrict h, T* __restrict hn,
+                T* __restrict out, T* __restrict sv) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T z = sigmoid(gi[j]);
+    const T hv = h[j] + z * (gi[H + j] - h[j]);
+    sv[j] = z;
+    hn[j] = hv;
+    out[j] = hv;
+  }
+}
+
+// Backward rows. d = dh + go is the gradient of this step's new state; dnext receives the
+// gradient of the previous state (before the recurrent GEMMs add their part).
+
+template <typename T, bool ReadState>
+void gated_after_back_row(int64_t H, const T* __restrict sv, const T* __restrict h,
+                          const T* __restrict dh, const T* __restrict go, T* __restrict dgi,
+                          T* __restrict dgh, T* __restrict dnext) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T r = sv[j], z = sv[H + j], n = sv[2 * H + j], ghn = sv[3 * H + j];
+    const T d = dh[j] + go[j];
+    const T dan = d * (T(1) - z) * (T(1) - n * n);
+    const T dar = dan * ghn * r * (T(1) - r);
+    const T daz = d * (h[j] - n) * z * (T(1) - z);
+    dgi[j] = dar;
+    dgi[H + j] = daz;
+    dgi[2 * H + j] = dan;
+    if (ReadState) {
+      dgh[j] = dar;
+      dgh[H + j] = daz;
+      dgh[2 * H + j] = dan * r;
+    } else {
+      dgh[j] = dan * r;
+    }
+    dnext[j] = d * z;
+  }
+}
+
+template <typename T>
+void gated_before_back_update_row(int64_t H, const T* __restrict sv, const T* __restrict h,
+                                  const T* __restrict dh, const T* __restrict go,
+                                  T* __restrict dgi, T* __restrict dnext) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T z = sv[H + j], n = sv[2 * H + j];
+    const T d = dh[j] + go[j];
+    dgi[2 * H + j] = d * (T(1) - z) * (T(1) - n * n);
+    dgi[H + j] = d * (h[j] - n) * z * (T(1) - z);
+    dnext[j] = d * z;
+  }
+}
+
+template <typename T>
+void gated_before_back_reset_row(int64_t H, const T* __restrict sv, const T* __restrict h,
+                                 const T* __restrict d_rh, T* __restrict dgi,
+                                 T* __restrict dnext) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T r = sv[j];
+    dgi[j] = d_rh[j] * h[j] * r * (T(1) - r);
+    dnext[j] += d_rh[j] * r;
+  }
+}
+
+template <typename T>
+void mgu_back_update_row(int64_t H, const T* __restrict sv, const T* __restrict h,
+                         const T* __restrict dh, const T* __restrict go, T* __restrict dgi,
+                         T* __restrict dnext) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T f = sv[j], n = sv[H + j];
+    const T d = dh[j] + go[j];
+    dgi[H + j] = d * f * (T(1) - n * n);
+    dgi[j] = d * (n - h[j]);  // df so far; completed by the gate row
+    dnext[j] = d * (T(1) - f);
+  }
+}
+
+template <typename T>
+void mgu_back_gate_row(int64_t H, const T* __restrict sv, const T* __restrict h,
+                       const T* __restrict d_fh, T* __restrict dgi, T* __restrict dnext) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T f = sv[j];
+    const T df = dgi[j] + d_fh[j] * h[j];
+    dgi[j] = df * f * (T(1) - f);
+    dnext[j] += d_fh[j] * f;
+  }
+}
+
+template <typename T>
+void ligru_back_row(int64_t H, const T* __restrict sv, const T* __restrict h,
+                    const T* __restrict dh, const T* __restrict go, T* __restrict dgi,
+                    T* __restrict dnext) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T z = sv[j], n = sv[H + j];
+    const T d = dh[j] + go[j];
+    dgi[j] = d * (h[j] - n) * z * (T(1) - z);
+    dgi[H + j] = n > T(0) ? d * (T(1) - z) : T(0);
+    dnext[j] = d * z;
+  }
+}
+
+template <typename T>
+void mingru_back_row(int64_t H, const T* __restrict sv, const T* __restrict gi,
+                     const T* __restrict h, const T* __restrict dh, const T* __restrict go,
+                     T* __restrict dgi, T* __restrict dnext) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T z = sv[j];
+    const T d = dh[j] + go[j];
+    dgi[j] = d * (gi[H + j] - h[j]) * z * (T(1) - z);
+    dgi[H + j] = d * z;
+    dnext[j] = d * (T(1) - z);
+  }
+}
+
 // ------------------------------------------------------------------------------ forward
 
 template <typename T>
@@ -104,44 +316,21 @@ struct ForwardStep {
 template <typename T>
 void keep_state(const ForwardStep<T>& s, int64_t b) {
   const int64_t H = s.p.H, SH = s.p.S * H;
-  for (int64_t j = 0; j < H; ++j) {
-    s.hn[b * H + j] = s.h[b * H + j];
-    s.out[b * H + j] = T(0);
-  }
-  for (int64_t j = 0; j < SH; ++j) s.sv[b * SH + j] = T(0);
+  std::copy(s.h + b * H, s.h + (b + 1) * H, s.hn + b * H);
+  std::fill(s.out + b * H, s.out + (b + 1) * H, T(0));
+  std::fill(s.sv + b * SH, s.sv + (b + 1) * SH, T(0));
 }
 
 template <typename T, bool ReadState, bool HasBias>
 void gated_after_step(const ForwardStep<T>& s) {
   const Problem& p = s.p;
-  const int64_t H = p.H;
-  if (p.N) gemm<T>(false, false, p.B, p.N, H, s.h, H, s.wt, p.N, T(0), s.gh, p.N);
+  const int64_t H = p.H, N = p.N;
+  if (N) gemm<T>(false, false, p.B, N, H, s.h, H, s.wt, N, T(0), s.gh, N);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return keep_state(s, b);
-    const T* __restrict gi = s.gi + b * 3 * H;
-    const T* __restrict gh = s.gh + b * p.N;
-    const T* __restrict gh_n = ReadState ? gh + 2 * H : gh;
-    const T* __restrict h = s.h + b * H;
-    T* __restrict hn = s.hn + b * H;
-    T* __restrict out = s.out + b * H;
-    T* __restrict sv = s.sv + b * 4 * H;
-    for (int64_t j = 0; j < H; ++j) {
-      T ar = gi[j], az = gi[H + j];
-      if (ReadState) {
-        ar += gh[j];
-        az += gh[H + j];
-      }
-      const T r = sigmoid(ar), z = sigmoid(az);
-      const T ghn = HasBias ? gh_n[j] + s.b_hn[j] : gh_n[j];
-      const T n = tanh_(gi[2 * H + j] + r * ghn);
-      const T hv = n + z * (h[j] - n);
-      hn[j] = hv;
-      out[j] = hv;
-      sv[j] = r;
-      sv[H + j] = z;
-      sv[2 * H + j] = n;
-      sv[3 * H + j] = ghn;
-    }
+    gated_after_row<T, ReadState, HasBias>(H, s.gi + b * 3 * H, s.gh + b * N, s.b_hn,
+                                           s.h + b * H, s.hn + b * H, s.out + b * H,
+                                           s.sv + b * 4 * H);
   });
 }
 
@@ -149,44 +338,21 @@ template <typename T, bool ReadState>
 void gated_before_step(const ForwardStep<T>& s) {
   const Problem& p = s.p;
   const int64_t H = p.H, S = 4 * H;
-  // gh holds [r, z] from the state (B, 2H), then (r*h) W_n^T (B, H) after them.
+  // Scratch: [r, z] from the state (B, 2H), then (r*h) W_n^T (B, H).
   T* gate_state = s.gh;
   T* n_state = s.gh + p.B * 2 * H;
   if (ReadState) gemm<T>(false, false, p.B, 2 * H, H, s.h, H, s.wt, p.N, T(0), gate_state, 2 * H);
   for_rows(p.B, H, [&](int64_t b) {
-    const T* __restrict gi = s.gi + b * 3 * H;
-    const T* __restrict g = gate_state + b * 2 * H;
-    const T* __restrict h = s.h + b * H;
-    T* __restrict sv = s.sv + b * S;
-    for (int64_t j = 0; j < H; ++j) {
-      T ar = gi[j], az = gi[H + j];
-      if (ReadState) {
-        ar += g[j];
-        az += g[H + j];
-      }
-      const T r = sigmoid(ar);
-      sv[j] = r;
-      sv[H + j] = sigmoid(az);
-      sv[3 * H + j] = r * h[j];
-    }
+    gated_before_gates_row<T, ReadState>(H, s.gi + b * 3 * H, gate_state + b * 2 * H,
+                                         s.h + b * H, s.sv + b * S);
   });
   const T* wt_n = ReadState ? s.wt + 2 * H : s.wt;
   gemm<T>(false, false, p.B, H, H, s.sv + 3 * H, S, wt_n, p.N, T(0), n_state, H);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return keep_state(s, b);
-    const T* __restrict gi = s.gi + b * 3 * H;
-    const T* __restrict gn = n_state + b * H;
-    const T* __restrict h = s.h + b * H;
-    T* __restrict hn = s.hn + b * H;
-    T* __restrict out = s.out + b * H;
-    T* __restrict sv = s.sv + b * S;
-    for (int64_t j = 0; j < H; ++j) {
-      const T n = tanh_(gi[2 * H + j] + gn[j]);
-      const T hv = n + sv[H + j] * (h[j] - n);
-      sv[2 * H + j] = n;
-      hn[j] = hv;
-      out[j] = hv;
-    }
+    T* sv = s.sv + b * S;
+    gated_before_update_row<T>(H, s.gi + b * 3 * H + 2 * H, n_state + b * H, sv + H,
+                               s.h + b * H, s.hn + b * H, s.out + b * H, sv + 2 * H);
   });
 }
 
@@ -194,36 +360,18 @@ template <typename T>
 void mgu_step(const ForwardStep<T>& s) {
   const Problem& p = s.p;
   const int64_t H = p.H, S = 3 * H;
-  T* gate_state = s.gh;              // (B, H): h W_f^T
-  T* n_state = s.gh + p.B * H;       // (B, H): (f*h) W_n^T
+  T* gate_state = s.gh;         // (B, H): h W_f^T
+  T* n_state = s.gh + p.B * H;  // (B, H): (f*h) W_n^T
   gemm<T>(false, false, p.B, H, H, s.h, H, s.wt, p.N, T(0), gate_state, H);
   for_rows(p.B, H, [&](int64_t b) {
-    const T* __restrict gi = s.gi + b * 2 * H;
-    const T* __restrict g = gate_state + b * H;
-    const T* __restrict h = s.h + b * H;
-    T* __restrict sv = s.sv + b * S;
-    for (int64_t j = 0; j < H; ++j) {
-      const T f = sigmoid(gi[j] + g[j]);
-      sv[j] = f;
-      sv[2 * H + j] = f * h[j];
-    }
+    mgu_gate_row<T>(H, s.gi + b * 2 * H, gate_state + b * H, s.h + b * H, s.sv + b * S);
   });
   gemm<T>(false, false, p.B, H, H, s.sv + 2 * H, S, s.wt + H, p.N, T(0), n_state, H);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return keep_state(s, b);
-    const T* __restrict gi = s.gi + b * 2 * H;
-    const T* __restrict gn = n_state + b * H;
-    const T* __restrict h = s.h + b * H;
-    T* __restrict hn = s.hn + b * H;
-    T* __restrict out = s.out + b * H;
-    T* __restrict sv = s.sv + b * S;
-    for (int64_t j = 0; j < H; ++j) {
-      const T n = tanh_(gi[H + j] + gn[j]);
-      const T hv = h[j] + sv[j] * (n - h[j]);
-      sv[H + j] = n;
-      hn[j] = hv;
-      out[j] = hv;
-    }
+    T* sv = s.sv + b * S;
+    mgu_update_row<T>(H, s.gi + b * 2 * H + H, n_state + b * H, sv, s.h + b * H, s.hn + b * H,
+                      s.out + b * H, sv + H);
   });
 }
 
@@ -234,22 +382,8 @@ void ligru_step(const ForwardStep<T>& s) {
   gemm<T>(false, false, p.B, 2 * H, H, s.h, H, s.wt, p.N, T(0), s.gh, 2 * H);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return keep_state(s, b);
-    const T* __restrict gi = s.gi + b * 2 * H;
-    const T* __restrict gh = s.gh + b * 2 * H;
-    const T* __restrict h = s.h + b * H;
-    T* __restrict hn = s.hn + b * H;
-    T* __restrict out = s.out + b * H;
-    T* __restrict sv = s.sv + b * 2 * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const T z = sigmoid(gi[j] + gh[j]);
-      const T a = gi[H + j] + gh[H + j];
-      const T n = a > T(0) ? a : T(0);
-      const T hv = n + z * (h[j] - n);
-      sv[j] = z;
-      sv[H + j] = n;
-      hn[j] = hv;
-      out[j] = hv;
-    }
+    ligru_row<T>(H, s.gi + b * 2 * H, s.gh + b * 2 * H, s.h + b * H, s.hn + b * H,
+                 s.out + b * H, s.sv + b * 2 * H);
   });
 }
 
@@ -259,18 +393,7 @@ void mingru_step(const ForwardStep<T>& s) {
   const int64_t H = p.H;
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return keep_state(s, b);
-    const T* __restrict gi = s.gi + b * 2 * H;
-    const T* __restrict h = s.h + b * H;
-    T* __restrict hn = s.hn + b * H;
-    T* __restrict out = s.out + b * H;
-    T* __restrict sv = s.sv + b * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const T z = sigmoid(gi[j]);
-      const T hv = h[j] + z * (gi[H + j] - h[j]);
-      sv[j] = z;
-      hn[j] = hv;
-      out[j] = hv;
-    }
+    mingru_row<T>(H, s.gi + b * 2 * H, s.h + b * H, s.hn + b * H, s.out + b * H, s.sv + b * H);
   });
 }
 
@@ -361,9 +484,9 @@ struct BackwardStep {
 template <typename T>
 void pass_through(const BackwardStep<T>& s, int64_t b, int64_t dgh_width) {
   const int64_t H = s.p.H, GH = s.p.G * H;
-  for (int64_t j = 0; j < GH; ++j) s.dgi[b * GH + j] = T(0);
-  for (int64_t j = 0; j < dgh_width; ++j) s.dgh[b * dgh_width + j] = T(0);
-  for (int64_t j = 0; j < H; ++j) s.dnext[b * H + j] = s.dh[b * H + j];
+  std::fill(s.dgi + b * GH, s.dgi + (b + 1) * GH, T(0));
+  if (dgh_width) std::fill(s.dgh + b * dgh_width, s.dgh + (b + 1) * dgh_width, T(0));
+  std::copy(s.dh + b * H, s.dh + (b + 1) * H, s.dnext + b * H);
 }
 
 template <typename T, bool ReadState>
@@ -372,31 +495,9 @@ void gated_after_back(const BackwardStep<T>& s) {
   const int64_t H = p.H, N = p.N;
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return pass_through(s, b, N);
-    const T* __restrict sv = s.sv + b * 4 * H;
-    const T* __restrict h = s.h + b * H;
-    const T* __restrict dh = s.dh + b * H;
-    const T* __restrict go = s.go + b * H;
-    T* __restrict dgi = s.dgi + b * 3 * H;
-    T* __restrict dgh = s.dgh + b * N;
-    T* __restrict dnext = s.dnext + b * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const T r = sv[j], z = sv[H + j], n = sv[2 * H + j], ghn = sv[3 * H + j];
-      const T d = dh[j] + go[j];
-      const T dan = d * (T(1) - z) * (T(1) - n * n);
-      const T dar = dan * ghn * r * (T(1) - r);
-      const T daz = d * (h[j] - n) * z * (T(1) - z);
-      dgi[j] = dar;
-      dgi[H + j] = daz;
-      dgi[2 * H + j] = dan;
-      if (ReadState) {
-        dgh[j] = dar;
-        dgh[H + j] = daz;
-        dgh[2 * H + j] = dan * r;
-      } else {
-        dgh[j] = dan * r;
-      }
-      dnext[j] = d * z;
-    }
+    gated_after_back_row<T, ReadState>(H, s.sv + b * 4 * H, s.h + b * H, s.dh + b * H,
+                                       s.go + b * H, s.dgi + b * 3 * H, s.dgh + b * N,
+                                       s.dnext + b * H);
   });
   gemm<T>(false, false, p.B, H, N, s.dgh, N, s.w, H, T(1), s.dnext, H);
 }
@@ -408,34 +509,15 @@ void gated_before_back(const BackwardStep<T>& s) {
   T* drh = s.scratch;  // gradient of r*h
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return pass_through(s, b, 0);
-    const T* __restrict sv = s.sv + b * 4 * H;
-    const T* __restrict h = s.h + b * H;
-    const T* __restrict dh = s.dh + b * H;
-    const T* __restrict go = s.go + b * H;
-    T* __restrict dgi = s.dgi + b * 3 * H;
-    T* __restrict dnext = s.dnext + b * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const T z = sv[H + j], n = sv[2 * H + j];
-      const T d = dh[j] + go[j];
-      dgi[2 * H + j] = d * (T(1) - z) * (T(1) - n * n);
-      dgi[H + j] = d * (h[j] - n) * z * (T(1) - z);
-      dnext[j] = d * z;
-    }
+    gated_before_back_update_row<T>(H, s.sv + b * 4 * H, s.h + b * H, s.dh + b * H,
+                                    s.go + b * H, s.dgi + b * 3 * H, s.dnext + b * H);
   });
   const T* w_n = ReadState ? s.w + 2 * H * H : s.w;
   gemm<T>(false, false, p.B, H, H, s.dgi + 2 * H, 3 * H, w_n, H, T(0), drh, H);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return;
-    const T* __restrict sv = s.sv + b * 4 * H;
-    const T* __restrict h = s.h + b * H;
-    const T* __restrict d_rh = drh + b * H;
-    T* __restrict dgi = s.dgi + b * 3 * H;
-    T* __restrict dnext = s.dnext + b * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const T r = sv[j];
-      dgi[j] = d_rh[j] * h[j] * r * (T(1) - r);
-      dnext[j] += d_rh[j] * r;
-    }
+    gated_before_back_reset_row<T>(H, s.sv + b * 4 * H, s.h + b * H, drh + b * H,
+                                   s.dgi + b * 3 * H, s.dnext + b * H);
   });
   if (ReadState) gemm<T>(false, false, p.B, H, 2 * H, s.dgi, 3 * H, s.w, H, T(1), s.dnext, H);
 }
@@ -447,34 +529,14 @@ void mgu_back(const BackwardStep<T>& s) {
   T* dfh = s.scratch;  // gradient of f*h
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return pass_through(s, b, 0);
-    const T* __restrict sv = s.sv + b * 3 * H;
-    const T* __restrict h = s.h + b * H;
-    const T* __restrict dh = s.dh + b * H;
-    const T* __restrict go = s.go + b * H;
-    T* __restrict dgi = s.dgi + b * 2 * H;
-    T* __restrict dnext = s.dnext + b * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const T f = sv[j], n = sv[H + j];
-      const T d = dh[j] + go[j];
-      dgi[H + j] = d * f * (T(1) - n * n);
-      dgi[j] = d * (n - h[j]);  // df so far; completed below
-      dnext[j] = d * (T(1) - f);
-    }
+    mgu_back_update_row<T>(H, s.sv + b * 3 * H, s.h + b * H, s.dh + b * H, s.go + b * H,
+                           s.dgi + b * 2 * H, s.dnext + b * H);
   });
   gemm<T>(false, false, p.B, H, H, s.dgi + H, 2 * H, s.w + H * H, H, T(0), dfh, H);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return;
-    const T* __restrict sv = s.sv + b * 3 * H;
-    const T* __restrict h = s.h + b * H;
-    const T* __restrict d_fh = dfh + b * H;
-    T* __restrict dgi = s.dgi + b * 2 * H;
-    T* __restrict dnext = s.dnext + b * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const T f = sv[j];
-      const T df = dgi[j] + d_fh[j] * h[j];
-      dgi[j] = df * f * (T(1) - f);
-      dnext[j] += d_fh[j] * f;
-    }
+    mgu_back_gate_row<T>(H, s.sv + b * 3 * H, s.h + b * H, dfh + b * H, s.dgi + b * 2 * H,
+                         s.dnext + b * H);
   });
   gemm<T>(false, false, p.B, H, H, s.dgi, 2 * H, s.w, H, T(1), s.dnext, H);
 }
@@ -485,19 +547,8 @@ void ligru_back(const BackwardStep<T>& s) {
   const int64_t H = p.H;
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return pass_through(s, b, 0);
-    const T* __restrict sv = s.sv + b * 2 * H;
-    const T* __restrict h = s.h + b * H;
-    const T* __restrict dh = s.dh + b * H;
-    const T* __restrict go = s.go + b * H;
-    T* __restrict dgi = s.dgi + b * 2 * H;
-    T* __restrict dnext = s.dnext + b * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const T z = sv[j], n = sv[H + j];
-      const T d = dh[j] + go[j];
-      dgi[j] = d * (h[j] - n) * z * (T(1) - z);
-      dgi[H + j] = n > T(0) ? d * (T(1) - z) : T(0);
-      dnext[j] = d * z;
-    }
+    ligru_back_row<T>(H, s.sv + b * 2 * H, s.h + b * H, s.dh + b * H, s.go + b * H,
+                      s.dgi + b * 2 * H, s.dnext + b * H);
   });
   gemm<T>(false, false, p.B, H, 2 * H, s.dgi, 2 * H, s.w, H, T(1), s.dnext, H);
 }
@@ -508,20 +559,8 @@ void mingru_back(const BackwardStep<T>& s) {
   const int64_t H = p.H;
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return pass_through(s, b, 0);
-    const T* __restrict sv = s.sv + b * H;
-    const T* __restrict gi = s.gi + b * 2 * H;
-    const T* __restrict h = s.h + b * H;
-    const T* __restrict dh = s.dh + b * H;
-    const T* __restrict go = s.go + b * H;
-    T* __restrict dgi = s.dgi + b * 2 * H;
-    T* __restrict dnext = s.dnext + b * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const T z = sv[j];
-      const T d = dh[j] + go[j];
-      dgi[j] = d * (gi[H + j] - h[j]) * z * (T(1) - z);
-      dgi[H + j] = d * z;
-      dnext[j] = d * (T(1) - z);
-    }
+    mingru_back_row<T>(H, s.sv + b * H, s.gi + b * 2 * H, s.h + b * H, s.dh + b * H,
+                       s.go + b * H, s.dgi + b * 2 * H, s.dnext + b * H);
   });
 }
 
@@ -708,6 +747,52 @@ std::vector<at::Tensor> backward(const at::Tensor& grad_output, const at::Tensor
   });
 }
 
+// One step for streaming (inference, no lengths): x (B, I) -> h' (B, H), all in one call.
+// gi = x W_ih^T + b_i when wih_t (I, G*H) is given, else x is gi itself (B, G*H);
+// whh_t (H, N) is the recurrent weight already transposed, b_hn as in forward.
+at::Tensor stream_step(const at::Tensor& x_, const at::Tensor& h_,
+                       const c10::optional<at::Tensor>& wih_t_, const c10::optional<at::Tensor>& b_i_,
+                       const c10::optional<at::Tensor>& whh_t_, const c10::optional<at::Tensor>& b_hn_,
+                       int64_t kind, bool reset_after, bool read_state, int64_t gi_width) {
+  at::Tensor x = x_.contiguous(), h = h_.contiguous();
+  at::Tensor wih_t = optional_contiguous(wih_t_), b_i = optional_contiguous(b_i_);
+  at::Tensor whh_t = optional_contiguous(whh_t_), b_hn = optional_contiguous(b_hn_);
+  const int64_t B = x.size(0), H = h.size(1);
+  at::NoGradGuard no_grad;
+  return AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "grukit_stream_step", [&] {
+    using T = scalar_t;
+    at::Tensor gi = x;
+    if (wih_t.defined()) {
+      gi = b_i.defined() ? b_i.unsqueeze(0).expand({B, gi_width}).contiguous()
+                         : at::zeros({B, gi_width}, x.options());
+      gemm<T>(false, false, B, gi_width, x.size(1), x.data_ptr<T>(), x.size(1),
+              wih_t.data_ptr<T>(), gi_width, T(1), gi.data_ptr<T>(), gi_width);
+    }
+    Problem p;
+    p.T = 1;
+    p.B = B;
+    p.H = H;
+    p.G = gi_width / H;
+    p.N = whh_t.defined() ? whh_t.size(1) : 0;
+    p.S = saved_width(kind);
+    p.kind = kind;
+    p.reset_after = reset_after;
+    p.read_state = read_state;
+    p.len.assign(B, 1);
+    p.active = 1;
+    at::Tensor h_next = at::empty({B, H}, x.options());
+    at::Tensor out = at::empty({B, H}, x.options());
+    at::Tensor sv = at::empty({B * p.S * H}, x.options());
+    at::Tensor scratch = at::empty({B * scratch_width(p)}, x.options());
+    ForwardStep<T> s{p, gi.data_ptr<T>(), h.data_ptr<T>(), h_next.data_ptr<T>(), out.data_ptr<T>(),
+                     sv.data_ptr<T>(), scratch.data_ptr<T>(),
+                     whh_t.defined() ? whh_t.data_ptr<T>() : nullptr,
+                     b_hn.defined() ? b_hn.data_ptr<T>() : nullptr, 0};
+    forward_step(s);
+    return h_next;
+  });
+}
+
 }  // namespace grukit
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -715,4 +800,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &grukit::forward, "recurrence forward");
   m.def("backward", &grukit::backward, "recurrence backward");
   m.def("linear_backward", &grukit::linear_backward, "input projection backward");
+  m.def("stream_step", &grukit::stream_step, "one inference step for streaming");
 }

@@ -1,0 +1,173 @@
+"""Streaming inference: one time step (or a chunk) at a time, the state carried between
+calls, at low latency for batch 1."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from grukit.cells import RESET_GATED
+from grukit.cells.ligru import NORM_EPS
+from grukit.layers.checks import check_tensor
+
+
+class Stream:
+    """Feed a unidirectional ``grukit.GRU`` one step at a time; ``layer.stream()`` makes one.
+
+    >>> stream = layer.stream(batch_size=1)
+    >>> for x_t in frames:          # x_t (B, I), or (I,) when batch_size is None
+    ...     y_t = stream(x_t)       # (B, H): the last layer's state after this step
+    >>> chunk_out = stream.chunk(x)  # x (T, B, I) -> (T, B, H), same state carried
+
+    The stream computes exactly what the layer computes in eval mode on the concatenated
+    steps (no dropout; ``ligru`` batch norm with its running statistics, folded into the
+    input weights). It holds a snapshot of the weights taken when it was made: make a new
+    one after training. ``state`` is (num_layers, B, H); ``reset()`` zeroes it.
+
+    With the fused backend each layer's step is one C++ call (input matrix-vector
+    product, recurrent one and the gates); otherwise it runs the reference step.
+    """
+
+    def __init__(self, layer, batch_size: int | None = 1, hx: Tensor | None = None) -> None:
+        if layer.bidirectional:
+            raise ValueError(
+                "layer: got a bidirectional GRU, wanted a unidirectional one: the reverse "
+                "direction needs the whole sequence before its first output"
+            )
+        weight = layer.weight_ih_l0
+        self.layer = layer
+        self.batched = batch_size is not None
+        self.batch_size = batch_size if batch_size is not None else 1
+        self._weight = weight
+        choice = layer.backend_choice()
+        self.backend = choice.name
+        self._extension = None
+        if self.backend == "fused":
+            from grukit.kernels.cpu.build import load_extension
+
+            self._extension = load_extension()
+        with torch.no_grad():
+            self._layers = [self._prepare(k) for k in range(layer.num_layers)]
+        self.reset(hx)
+
+    def _prepare(self, k: int) -> dict:
+        """Kernel-ready weights of layer k: transposed, biases folded, norm folded."""
+        layer = self.layer
+        spec = layer.spec
+        params = {role: t.detach() for role, t in layer.cell_params(k).items()}
+        prepared = {"params": params}
+        if self.backend != "fused":
+            return prepared
+        from grukit.kernels.cpu import fused
+
+        H = layer.hidden_size
+        weight_ih, bias_i = params["weight_ih"], params.get("bias_ih")
+        weight_hh, bias_hn, read_state = params.get("weight_hh"), None, False
+        kind = fused.KINDS.get(spec.name, fused.KIND_GATED)
+        if spec.norm == "batch":  # gamma (a - mu) / sigma + beta, with a = W x: fold into W, b
+            scale = params["norm_weight"] * torch.rsqrt(params["norm_running_var"] + NORM_EPS)
+            weight_ih = weight_ih * scale[:, None]
+            bias_i = -params["norm_running_mean"] * scale
+            if "norm_bias" in params:
+                bias_i = bias_i + params["norm_bias"]
+        if spec.name in RESET_GATED:
+            read_state = spec.hidden_gates == "rzn"
+            if spec.reset_after and "bias_hh" in params:
+                bias_hn = params["bias_hh"][-H:]
+            # The kernel's gi is [r, z, n] with the recurrent-side gate biases folded in.
+            base = bias_i if bias_i is not None else weight_ih.new_zeros(weight_ih.shape[0])
+            bias_i = fused.canonical_gated_input(spec, base[None, None], params, H)[0, 0]
+            if spec.input_gates != "rzn":  # gates read no input: zero input rows for r, z
+                weight_ih = torch.cat([weight_ih.new_zeros(2 * H, weight_ih.shape[1]), weight_ih])
+        direct = spec.norm != "layer"  # layer norm is not linear: project in Python
+        prepared.update(
+            kind=kind,
+            reset_after=bool(spec.reset_after),
+            read_state=read_state,
+            wih_t=weight_ih.t().contiguous() if direct else None,
+            bias_i=bias_i.contiguous() if (direct and bias_i is not None) else None,
+            whh_t=None if weight_hh is None else weight_hh.t().contiguous(),
+            bias_hn=bias_hn,
+            width=weight_ih.shape[0],
+        )
+        return prepared
+
+    def reset(self, hx: Tensor | None = None) -> None:
+        """Start again from hx (num_layers, B, H) or zeros."""
+        layer = self.layer
+        shape = (layer.num_layers, self.batch_size, layer.hidden_size)
+        if hx is None:
+            self.state = self._weight.new_zeros(shape)
+            return
+        wanted = f"(num_layers={shape[0]}, B={shape[1]}, H={shape[2]})"
+        check_tensor(
+            "hx",
+            hx,
+            shapes=[shape],
+            wanted=wanted,
+            dtype=self._weight.dtype,
+            device=self._weight.device,
+        )
+        self.state = hx.detach().clone()
+
+    @torch.no_grad()
+    def __call__(self, x_t: Tensor) -> Tensor:
+        """One step: x_t (B, I) (or (I,) without batch) -> the last layer's new state."""
+        I, B = self.layer.input_size, self.batch_size
+        if self.batched:
+            wanted = f"(B={B}, I={I})"
+            check_tensor(
+                "x_t",
+                x_t,
+                shapes=[(B, I)],
+                wanted=wanted,
+                dtype=self._weight.dtype,
+                device=self._weight.device,
+            )
+            x = x_t
+        else:
+            check_tensor(
+                "x_t",
+                x_t,
+                shapes=[(I,)],
+                wanted=f"(I={I},)",
+                dtype=self._weight.dtype,
+                device=self._weight.device,
+            )
+            x = x_t.unsqueeze(0)
+        states = []
+        for k, prepared in enumerate(self._layers):
+            x = self._step(prepared, x, self.state[k])
+            states.append(x)
+        self.state = torch.stack(states)
+        return x if self.batched else x.squeeze(0)
+
+    def _check(self, name: str, value: object, shape: tuple[int, ...], wanted: str) -> None:
+        weight = self._weight
+        check_tensor(
+            name, value, shapes=[shape], wanted=wanted, dtype=weight.dtype, device=weight.device
+        )
+
+    def chunk(self, x: Tensor) -> Tensor:
+        """Several steps: x (T, B, I) (or (T, I)) -> outputs (T, B, H), state carried."""
+        return torch.stack([self(x_t) for x_t in x.unbind(0)])
+
+    def _step(self, prepared: dict, x: Tensor, h: Tensor) -> Tensor:
+        spec, params = self.layer.spec, prepared["params"]
+        if self.backend != "fused":
+            gi = spec.project_input(x.unsqueeze(0), params, None, False)[0]
+            return spec.step(gi, h, params)
+        if prepared["wih_t"] is None:  # layer norm: project in Python, recurrence fused
+            x = spec.project_input(x.unsqueeze(0), params, None, False)[0]
+        return self._extension.stream_step(
+            x,
+            h,
+            prepared["wih_t"],
+            prepared["bias_i"],
+            prepared["whh_t"],
+            prepared["bias_hn"],
+            prepared["kind"],
+            prepared["reset_after"],
+            prepared["read_state"],
+            prepared["width"],
+        )
