@@ -74,7 +74,7 @@ def test_batch_one_path_equals_reference():
 def op_arguments(config, save=True):
     """Canonical arguments of grukit::recurrence for a variant, leaves requiring grad."""
     layer = grukit.GRU(3, 4, dtype=torch.float64, **layer_kwargs(config))
-    params = layer.cell_params(0)
+    params = fused.fold_gate_biases(layer.spec, layer.cell_params(0))
     gi = layer.spec.project_input(torch.randn(5, 3, 3, dtype=torch.float64), params, None, False)
     spec = layer.spec
     kind, read_state, bias_hn = fused.KINDS.get(spec.name, fused.KIND_GATED), False, None

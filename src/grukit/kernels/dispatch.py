@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from grukit.cells.spec import Linear
-from grukit.kernels.reference import Recurrence, loop_recurrence
+from grukit.kernels.reference import REFERENCE_KERNELS, Kernels
 
 BACKENDS = ("auto", "reference", "fused")
 FUSED_DTYPES = (torch.float32, torch.float64)
@@ -27,12 +26,11 @@ _warned_unavailable = False
 
 @dataclass(frozen=True)
 class BackendChoice:
-    """The backend that runs a forward pass, its pieces and the reason for it."""
+    """The backend that runs a forward pass, its kernels and the reason for it."""
 
     name: str
-    recurrence: Recurrence
+    kernels: Kernels
     reason: str
-    linear: Linear = torch.nn.functional.linear
 
 
 def check_backend(backend: str) -> str:
@@ -48,10 +46,9 @@ def _fused(reason_prefix: str) -> BackendChoice | None:
     available, reason = availability()
     if not available:
         return None
-    from grukit.kernels.cpu.fused import fused_recurrence
-    from grukit.kernels.cpu.ops import linear
+    from grukit.kernels.cpu.fused import FUSED_KERNELS
 
-    return BackendChoice("fused", fused_recurrence, reason_prefix + reason, linear)
+    return BackendChoice("fused", FUSED_KERNELS, reason_prefix + reason)
 
 
 def choose_backend(requested: str, device: torch.device, dtype: torch.dtype) -> BackendChoice:
@@ -59,7 +56,7 @@ def choose_backend(requested: str, device: torch.device, dtype: torch.dtype) -> 
     global _warned_unavailable
     check_backend(requested)
     if requested == "reference":
-        return BackendChoice("reference", loop_recurrence, "asked for backend='reference'")
+        return BackendChoice("reference", REFERENCE_KERNELS, "asked for backend='reference'")
     supported = device.type == "cpu" and dtype in FUSED_DTYPES
     if requested == "fused" and not supported:
         raise ValueError(
@@ -69,7 +66,7 @@ def choose_backend(requested: str, device: torch.device, dtype: torch.dtype) -> 
     if not supported:
         return BackendChoice(
             "reference",
-            loop_recurrence,
+            REFERENCE_KERNELS,
             f"auto: the fused kernels run float32/float64 on CPU, not {dtype} on {device}",
         )
     prefix = "asked for backend='fused'; " if requested == "fused" else f"auto: CPU {dtype}; "
@@ -84,4 +81,4 @@ def choose_backend(requested: str, device: torch.device, dtype: torch.dtype) -> 
     if not _warned_unavailable:
         _warned_unavailable = True
         warnings.warn(f"grukit falls back to the reference backend: {reason}", stacklevel=3)
-    return BackendChoice("reference", loop_recurrence, f"auto: {reason}")
+    return BackendChoice("reference", REFERENCE_KERNELS, f"auto: {reason}")

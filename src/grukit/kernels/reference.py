@@ -12,6 +12,7 @@ Shape legend: ``T`` time, ``B`` batch, ``I`` input features, ``H`` hidden units.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -69,6 +70,29 @@ def loop_recurrence(
     return torch.stack(outputs), h
 
 
+def keep_params(spec: CellSpec, params: Params) -> Params:
+    """The reference projects with the parameters as they are."""
+    return params
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """What a backend plugs into :func:`run_sequence`.
+
+    Attributes:
+        recurrence: the time loop over the projected input.
+        linear: the GEMM with bias of the input projection.
+        prepare: (spec, params) -> params for the projection (a backend may fold biases).
+    """
+
+    recurrence: Recurrence = loop_recurrence
+    linear: Linear = torch.nn.functional.linear
+    prepare: Callable[[CellSpec, Params], Params] = keep_params
+
+
+REFERENCE_KERNELS = Kernels()
+
+
 def run_sequence(
     spec: CellSpec,
     x: Tensor,
@@ -78,13 +102,12 @@ def run_sequence(
     *,
     reverse: bool = False,
     training: bool = False,
-    recurrence: Recurrence = loop_recurrence,
-    linear: Linear = torch.nn.functional.linear,
+    kernels: Kernels = REFERENCE_KERNELS,
 ) -> tuple[Tensor, Tensor]:
     """Run one layer and direction of a cell over a batch of sequences.
 
     Padding, direction and the input projection are handled here, once for every backend;
-    ``recurrence`` runs the time loop (the Python reference by default).
+    ``kernels`` supply the projection's GEMM and the time loop (the reference's by default).
 
     Args:
         spec: the variant.
@@ -94,8 +117,7 @@ def run_sequence(
         lengths: (B,) int64 on x's device, 1 <= lengths <= T, or None for all T.
         reverse: run from each sequence's own last step back to its first.
         training: batch statistics (and running-statistic updates) for batch norm.
-        recurrence: the time loop over the projected input.
-        linear: the GEMM with bias of the input projection.
+        kernels: the backend's pieces.
 
     Returns:
         output (T, B, H), zero at padded steps; h_n (B, H), each sequence's state after
@@ -108,8 +130,9 @@ def run_sequence(
         x = torch.where(valid, x, 0)
     if reverse:
         x = reverse_sequences(x, lengths)
-    gi = spec.project_input(x, params, valid, training, linear)
-    output, h_n = recurrence(spec, gi, h0, params, lengths)
+    params = kernels.prepare(spec, params)
+    gi = spec.project_input(x, params, valid, training, kernels.linear)
+    output, h_n = kernels.recurrence(spec, gi, h0, params, lengths)
     if reverse:
         output = reverse_sequences(output, lengths)
     return output, h_n

@@ -259,8 +259,7 @@ class GRU(nn.Module):
                     lengths,
                     reverse=direction == 1,
                     training=self.training,
-                    recurrence=backend.recurrence,
-                    linear=backend.linear,
+                    kernels=backend.kernels,
                 )
                 outputs.append(output)
                 final_states.append(h_last)

@@ -55,6 +55,10 @@ class Stream:
         layer = self.layer
         spec = layer.spec
         params = {role: t.detach() for role, t in layer.cell_params(k).items()}
+        if self.backend == "fused":
+            from grukit.kernels.cpu.fused import fold_gate_biases
+
+            params = fold_gate_biases(spec, params)
         prepared = {"params": params}
         if self.backend != "fused":
             return prepared

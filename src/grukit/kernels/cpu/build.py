@@ -19,7 +19,7 @@ from types import ModuleType
 
 import torch
 
-SOURCES = ("recurrence.cpp", "math.h")
+SOURCES = ("recurrence.cpp", "math.h", "buffers.h")
 EXTENSION_NAME = "grukit_cpu"
 
 

@@ -13,24 +13,44 @@ import torch
 from torch import Tensor
 
 from grukit.cells import RESET_GATED, CellSpec, Params
-from grukit.kernels.cpu.ops import recurrence
+from grukit.kernels.cpu.ops import linear, recurrence
+from grukit.kernels.reference import Kernels
 
 KIND_GATED, KIND_MGU, KIND_LIGRU, KIND_MINGRU = 0, 1, 2, 3
 KINDS = {"mgu": KIND_MGU, "ligru": KIND_LIGRU, "mingru": KIND_MINGRU}
 
 
-def canonical_gated_input(spec: CellSpec, gi: Tensor, params: Params, hidden: int) -> Tensor:
-    """gi of a gru-family variant as [r, z, n] pre-activations (T, B, 3H), gate biases in."""
+def recurrent_gate_bias(spec: CellSpec, params: Params, hidden: int) -> Tensor | None:
+    """The gate biases b_hr, b_hz that sit on the recurrent side (2H), if the variant has them."""
     bias_hh = params.get("bias_hh")
-    gate_bias = (
-        bias_hh[: 2 * hidden]
-        if bias_hh is not None and spec.bias_hh_gates.startswith("rz")
-        else None
-    )
-    if spec.input_gates == "rzn":  # gates read x: gi already has r, z rows
-        if gate_bias is None:
-            return gi
-        return gi + torch.cat([gate_bias, gate_bias.new_zeros(hidden)])
+    if spec.name in RESET_GATED and bias_hh is not None and spec.bias_hh_gates.startswith("rz"):
+        return bias_hh[: 2 * hidden]
+    return None
+
+
+def fold_gate_biases(spec: CellSpec, params: Params) -> Params:
+    """For ``gru`` (its gates read x), add b_hr, b_hz to bias_ih's r, z rows, so the one
+    projection GEMM adds them and gi arrives in canonical form."""
+    if spec.input_gates != "rzn" or "bias_ih" not in params:
+        return params
+    hidden = params["weight_ih"].shape[0] // 3
+    gate_bias = recurrent_gate_bias(spec, params, hidden)
+    if gate_bias is None:
+        return params
+    folded = params["bias_ih"] + torch.cat([gate_bias, gate_bias.new_zeros(hidden)])
+    return {**params, "bias_ih": folded}
+
+
+def canonical_gated_input(spec: CellSpec, gi: Tensor, params: Params, hidden: int) -> Tensor:
+    """gi of a gru-family variant as [r, z, n] pre-activations (T, B, 3H), gate biases in.
+
+    For ``gru`` that is gi itself (:func:`fold_gate_biases` put the biases in); for
+    ``gru1``-``gru3``, whose gates read no input, the constant gate biases (or zeros) are
+    put in front of the n rows.
+    """
+    if spec.input_gates == "rzn":
+        return gi
+    gate_bias = recurrent_gate_bias(spec, params, hidden)
     steps, batch, _ = gi.shape
     if gate_bias is None:
         gates = gi.new_zeros(steps, batch, 2 * hidden)
@@ -64,3 +84,7 @@ def fused_recurrence(
         gi, h0, weight_hh, bias_hn, cpu_lengths, kind, bool(spec.reset_after), read_state, save
     )
     return output, h_n
+
+
+FUSED_KERNELS = Kernels(recurrence=fused_recurrence, linear=linear, prepare=fold_gate_biases)
+"""The fused backend's pieces for ``run_sequence``."""

@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "buffers.h"
 #include "math.h"
 
 namespace grukit {
@@ -77,7 +78,8 @@ Problem make_problem(const at::Tensor& gi, const at::Tensor& w, const c10::optio
 // Run f(b) for every batch row, in parallel when the rows hold enough work.
 template <typename F>
 void for_rows(int64_t B, int64_t H, const F& f) {
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(H, 1));
+  // Rows of about 4K elements or more per thread: below that a fork costs more than it saves.
+  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(H, 1));
   at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) f(b);
   });
@@ -430,9 +432,9 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& gi, const at::Tensor& h0,
                                      const at::Tensor& b_hn, const Problem& p, bool save) {
   const int64_t T_ = p.T, B = p.B, H = p.H;
   auto opts = gi.options();
-  at::Tensor output = at::empty({T_, B, H}, opts);
-  at::Tensor states = save ? at::empty({T_ + 1, B, H}, opts) : at::empty({2, B, H}, opts);
-  at::Tensor saved = at::empty({save ? T_ : 1, B, p.S * H}, opts);
+  at::Tensor output = allocate({T_, B, H}, opts);
+  at::Tensor states = save ? allocate({T_ + 1, B, H}, opts) : at::empty({2, B, H}, opts);
+  at::Tensor saved = save ? allocate({T_, B, p.S * H}, opts) : at::empty({1, B, p.S * H}, opts);
   at::Tensor scratch = at::empty({B * scratch_width(p)}, opts);
   at::Tensor wt = w.defined() ? w.t().contiguous() : at::Tensor();
   states[0].copy_(h0);
@@ -627,10 +629,10 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_output, const at::T
                                       const at::Tensor& saved) {
   const int64_t T_ = p.T, B = p.B, H = p.H, GH = p.G * H;
   auto opts = gi.options();
-  at::Tensor grad_gi = at::empty({T_, B, GH}, opts);
+  at::Tensor grad_gi = allocate({T_, B, GH}, opts);
   if (p.active < T_) grad_gi.narrow(0, p.active, T_ - p.active).zero_();
   const bool separate_dgh = p.kind == kGated && p.reset_after;
-  at::Tensor dgh_all = separate_dgh ? at::empty({p.active, B, p.N}, opts) : at::Tensor();
+  at::Tensor dgh_all = separate_dgh ? allocate({p.active, B, p.N}, opts) : at::Tensor();
   at::Tensor dh = grad_h_n.clone();
   at::Tensor dnext = at::empty({B, H}, opts);
   at::Tensor scratch = at::empty({B, H}, opts);
@@ -681,6 +683,22 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_output, const at::T
   return {grad_gi, dh, grad_w, grad_b_hn};
 }
 
+// y = x W^T + b for x (..., I), W (M, I): the input projection of every step in one GEMM,
+// its output from the buffer pool.
+at::Tensor linear_forward(const at::Tensor& x_, const at::Tensor& weight, const c10::optional<at::Tensor>& bias) {
+  const int64_t M = weight.size(0), I = weight.size(1);
+  at::Tensor x = x_.reshape({-1, I});
+  std::vector<int64_t> sizes(x_.sizes().begin(), x_.sizes().end());
+  sizes.back() = M;
+  at::NoGradGuard no_grad;
+  at::Tensor y = allocate({x.size(0), M}, x.options());
+  if (bias.has_value() && bias->defined())
+    at::addmm_out(y, *bias, x, weight.t());
+  else
+    at::mm_out(y, x, weight.t());
+  return y.view(sizes);
+}
+
 // Backward of y = x W^T + b for x (K, I), W (M, I): grad_x = grad W (rows split between
 // threads, each summed whole), grad_W = grad^T x and grad_b = column sums of grad, both
 // independent of the thread count.
@@ -691,7 +709,9 @@ std::vector<at::Tensor> linear_backward(const at::Tensor& grad_, const at::Tenso
   at::Tensor x = x_.reshape({-1, I}).contiguous();
   const int64_t K = grad.size(0);
   at::NoGradGuard no_grad;
-  at::Tensor grad_x = at::mm(grad, weight).reshape(x_.sizes());
+  at::Tensor grad_x = allocate({K, I}, grad.options());
+  at::mm_out(grad_x, grad, weight);
+  grad_x = grad_x.view(x_.sizes());
   at::Tensor grad_w = at::empty({M, I}, grad.options());
   at::Tensor grad_b = at::empty({has_bias ? M : 0}, grad.options());
   AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "grukit_linear_backward", [&] {
@@ -799,6 +819,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "grukit fused CPU recurrences (forward over all steps, backward through time)";
   m.def("forward", &grukit::forward, "recurrence forward");
   m.def("backward", &grukit::backward, "recurrence backward");
+  m.def("linear_forward", &grukit::linear_forward, "input projection");
   m.def("linear_backward", &grukit::linear_backward, "input projection backward");
   m.def("stream_step", &grukit::stream_step, "one inference step for streaming");
 }

@@ -1,0 +1,318 @@
+"""CPU speed of grukit's fused backend against torch.nn.GRU, torch.nn.LSTM and ONNX Runtime.
+
+    python benchmarks/cpu.py                 # the full grid (a few minutes on 2 cores)
+    python benchmarks/cpu.py --smoke         # tiny shapes, to check the script runs
+
+Every number is a median of --repeats runs; the candidates of one config run interleaved
+in one process (run 1 of each, then run 2 of each, ...), so their ratios share the
+machine's state. float32, --threads threads (default 2) for torch and ONNX Runtime.
+
+Tables: inference and training (forward + backward of a weighted sum of output and h_n)
+per config (batch, seq_len, input, hidden) with ratios peer / grukit (> 1: grukit faster)
+and grukit's achieved GFLOP/s against this machine's measured large-matmul rate; each
+variant's time relative to grukit's `gru`; streaming latency per step at batch 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+import grukit
+
+CONFIGS = [(1, 1000, 64, 128), (32, 100, 64, 256), (64, 200, 128, 512), (128, 50, 32, 64)]
+SMOKE_CONFIGS = [(1, 20, 8, 16), (4, 10, 8, 16)]
+VARIANT_FORMS = [
+    ("gru", {}),
+    ("gru reset_after=False", {"reset_after": False}),
+    ("gru1", {"variant": "gru1"}),
+    ("gru2", {"variant": "gru2"}),
+    ("gru3", {"variant": "gru3"}),
+    ("mgu", {"variant": "mgu"}),
+    ("ligru", {"variant": "ligru"}),
+    ("mingru", {"variant": "mingru"}),
+]
+
+
+def interleaved_medians(
+    candidates: dict[str, Callable[[], object]], repeats: int
+) -> dict[str, float]:
+    """Median seconds of each candidate, timed in turns after one warm-up call each."""
+    for run in candidates.values():
+        run()
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(repeats):
+        for name, run in candidates.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def matmul_gflops(repeats: int, size: int = 2048) -> float:
+    """This machine's large float32 matmul rate, the ceiling the GFLOP/s are read against."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    seconds = interleaved_medians({"mm": lambda: a @ b}, repeats)["mm"]
+    return 2 * size**3 / seconds / 1e9
+
+
+def recurrent_flops(batch: int, steps: int, inputs: int, hidden: int, gates: int) -> float:
+    """Multiply-adds x 2 of the input and recurrent GEMMs of one forward pass."""
+    return 2.0 * batch * steps * gates * hidden * (inputs + hidden)
+
+
+def onnx_runtime_gru(torch_gru: torch.nn.GRU, threads: int):
+    """torch_gru as an ONNX GRU operator in an ONNX Runtime session, or None without it."""
+    try:
+        import onnxruntime
+
+        from grukit.interop.onnx import onnx_gru_model
+    except ImportError:
+        return None
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # Its threads would otherwise spin after each run and slow whatever is timed next.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    model = onnx_gru_model(grukit.GRU.from_torch(torch_gru))
+    return onnxruntime.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+
+
+def training_step(
+    module: torch.nn.Module, x: torch.Tensor, weights: torch.Tensor
+) -> Callable[[], None]:
+    def run():
+        output, state = module(x)
+        h_n = state[0] if isinstance(state, tuple) else state
+        loss = (output * weights).sum() + h_n.sum()
+        loss.backward()
+
+    return run
+
+
+def inference_step(module: torch.nn.Module, x: torch.Tensor) -> Callable[[], object]:
+    def run():
+        with torch.no_grad():
+            return module(x)
+
+    return run
+
+
+def compare_peers(config, repeats: int, threads: int, peak: float) -> dict:
+    batch, steps, inputs, hidden = config
+    torch.manual_seed(0)
+    torch_gru = torch.nn.GRU(inputs, hidden)
+    torch_lstm = torch.nn.LSTM(inputs, hidden)
+    ours = grukit.GRU.from_torch(torch_gru, backend="fused")
+    x = torch.randn(steps, batch, inputs)
+    weights = torch.randn(steps, batch, hidden)
+    inference = {
+        "grukit": inference_step(ours, x),
+        "torch.nn.GRU": inference_step(torch_gru, x),
+        "torch.nn.LSTM": inference_step(torch_lstm, x),
+    }
+    session = onnx_runtime_gru(torch_gru, threads)
+    if session is not None:
+        feed = {
+            "X": x.numpy(),
+            "sequence_lens": torch.full((batch,), steps, dtype=torch.int32).numpy(),
+            "initial_h": torch.zeros(1, batch, hidden).numpy(),
+        }
+        inference["ONNX Runtime"] = lambda: session.run(None, feed)
+    training = {
+        "grukit": training_step(ours, x, weights),
+        "torch.nn.GRU": training_step(torch_gru, x, weights),
+        "torch.nn.LSTM": training_step(torch_lstm, x, weights),
+    }
+    flops = recurrent_flops(batch, steps, inputs, hidden, 3)
+    result = {
+        "config": config,
+        "inference": interleaved_medians(inference, repeats),
+        "training": interleaved_medians(training, repeats),
+    }
+    result["inference_gflops"] = flops / result["inference"]["grukit"] / 1e9
+    result["training_gflops"] = 3 * flops / result["training"]["grukit"] / 1e9
+    result["peak_gflops"] = peak
+    return result
+
+
+def compare_variants(config, repeats: int) -> dict:
+    batch, steps, inputs, hidden = config
+    torch.manual_seed(0)
+    x = torch.randn(steps, batch, inputs)
+    weights = torch.randn(steps, batch, hidden)
+    layers = {name: grukit.GRU(inputs, hidden, backend="fused", **kw) for name, kw in VARIANT_FORMS}
+    inference = interleaved_medians({n: inference_step(m, x) for n, m in layers.items()}, repeats)
+    training = interleaved_medians(
+        {n: training_step(m, x, weights) for n, m in layers.items()}, repeats
+    )
+    return {"config": config, "inference": inference, "training": training}
+
+
+def compare_streaming(
+    inputs: int, hidden: int, repeats: int, threads: int, steps: int = 2000
+) -> dict:
+    """Per-step latency at batch 1, one step per call, the state carried."""
+    torch.manual_seed(0)
+    torch_gru = torch.nn.GRU(inputs, hidden)
+    cell = torch.nn.GRUCell(inputs, hidden)
+    cell.load_state_dict({k[:-3]: v for k, v in torch_gru.state_dict().items()})
+    stream = grukit.GRU.from_torch(torch_gru, backend="fused").eval().stream(batch_size=1)
+    x_t = torch.randn(1, inputs)
+    state = {"cell": torch.zeros(1, hidden), "gru": torch.zeros(1, 1, hidden)}
+
+    def run_stream():
+        for _ in range(steps):
+            stream(x_t)
+
+    def run_cell():
+        with torch.no_grad():
+            for _ in range(steps):
+                state["cell"] = cell(x_t, state["cell"])
+
+    def run_gru():
+        with torch.no_grad():
+            x = x_t[None]
+            for _ in range(steps):
+                _, state["gru"] = torch_gru(x, state["gru"])
+
+    candidates = {
+        "grukit Stream": run_stream,
+        "torch.nn.GRUCell": run_cell,
+        "torch.nn.GRU (T=1)": run_gru,
+    }
+    session = onnx_runtime_gru(torch_gru, threads)
+    if session is not None:
+        feed = {"X": x_t[None].numpy(), "sequence_lens": torch.ones(1, dtype=torch.int32).numpy()}
+        h = {"initial_h": torch.zeros(1, 1, hidden).numpy()}
+
+        def run_onnx():
+            for _ in range(steps):
+                h["initial_h"] = session.run(["Y_h"], {**feed, **h})[0]
+
+        candidates["ONNX Runtime (T=1)"] = run_onnx
+    medians = interleaved_medians(candidates, repeats)
+    return {name: seconds / steps for name, seconds in medians.items()}
+
+
+def ratio_table(title: str, times: dict[str, float], reference: str = "grukit") -> list[str]:
+    lines = [f"{title}", "| | time | ratio vs grukit |", "|---|---:|---:|"]
+    for name, seconds in times.items():
+        lines.append(f"| {name} | {format_time(seconds)} | {seconds / times[reference]:.2f}x |")
+    return lines
+
+
+def format_time(seconds: float) -> str:
+    if seconds >= 0.1:
+        return f"{seconds:.3f} s"
+    if seconds >= 1e-4:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.2f} us"
+
+
+def peer_rows(results: list[dict]) -> list[str]:
+    """One markdown table: a row per config, inference and training ratios peer/grukit."""
+    lines = [
+        "| config (B, T, I, H) | mode | grukit | torch.nn.GRU | torch.nn.LSTM | ONNX Runtime | grukit GFLOP/s |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for result in results:
+        for mode in ("inference", "training"):
+            times = result[mode]
+            ours = times["grukit"]
+
+            def cell(name, times=times, ours=ours):
+                if name not in times:
+                    return "--"
+                return f"{format_time(times[name])} ({times[name] / ours:.2f}x)"
+
+            gflops = result[f"{mode}_gflops"]
+            lines.append(
+                f"| {tuple(result['config'])} | {mode} | {format_time(ours)} | {cell('torch.nn.GRU')} | "
+                f"{cell('torch.nn.LSTM')} | {cell('ONNX Runtime')} | "
+                f"{gflops:.0f} ({gflops / result['peak_gflops']:.0%} of {result['peak_gflops']:.0f}) |"
+            )
+    return lines
+
+
+def variant_rows(result: dict) -> list[str]:
+    lines = [
+        f"Variants at {tuple(result['config'])}, time relative to grukit `gru` (< 1: faster):",
+        "| variant | inference | training |",
+        "|---|---:|---:|",
+    ]
+    for name in result["inference"]:
+        inference = result["inference"][name] / result["inference"]["gru"]
+        training = result["training"][name] / result["training"]["gru"]
+        lines.append(f"| {name} | {inference:.2f} | {training:.2f} |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=7, help="timed runs per candidate (default 7)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=2, help="torch and ONNX Runtime threads (default 2)"
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny shapes, few repeats: check it runs"
+    )
+    parser.add_argument("--json", help="also write the raw results to this file")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    repeats = 2 if args.smoke else args.repeats
+    configs = SMOKE_CONFIGS if args.smoke else CONFIGS
+
+    started = time.perf_counter()
+    print(
+        f"grukit {grukit.__version__}, torch {torch.__version__}, {args.threads} threads, float32, median of {repeats}"
+    )
+    peak = matmul_gflops(repeats, size=256 if args.smoke else 2048)
+    print(f"large matmul: {peak:.0f} GFLOP/s\n")
+    peers = []
+    for config in configs:
+        peers.append(compare_peers(config, repeats, args.threads, peak))
+        print(f"  measured {config}", flush=True)
+    print()
+    print("\n".join(peer_rows(peers)))
+    variants = compare_variants(configs[1], repeats)
+    print()
+    print("\n".join(variant_rows(variants)))
+    streaming = compare_streaming(
+        8 if args.smoke else 64,
+        16 if args.smoke else 256,
+        repeats,
+        args.threads,
+        steps=20 if args.smoke else 2000,
+    )
+    print()
+    print(
+        "\n".join(
+            ratio_table(
+                "Streaming, batch 1, one step per call, per-step latency:",
+                streaming,
+                "grukit Stream",
+            )
+        )
+    )
+    print(f"\n({time.perf_counter() - started:.0f} s)")
+    results = {"peers": peers, "variants": variants, "streaming": streaming, "peak_gflops": peak}
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(results, handle, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main()
