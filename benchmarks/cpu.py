@@ -220,7 +220,8 @@ def format_time(seconds: float) -> str:
 def peer_rows(results: list[dict]) -> list[str]:
     """One markdown table: a row per config, inference and training ratios peer/grukit."""
     lines = [
-        "| config (B, T, I, H) | mode | grukit | torch.nn.GRU | torch.nn.LSTM | ONNX Runtime | grukit GFLOP/s |",
+        "| config (B, T, I, H) | mode | grukit | torch.nn.GRU | torch.nn.LSTM | ONNX Runtime "
+        "| grukit GFLOP/s |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for result in results:
@@ -233,11 +234,11 @@ def peer_rows(results: list[dict]) -> list[str]:
                     return "--"
                 return f"{format_time(times[name])} ({times[name] / ours:.2f}x)"
 
-            gflops = result[f"{mode}_gflops"]
+            gflops, peak = result[f"{mode}_gflops"], result["peak_gflops"]
             lines.append(
-                f"| {tuple(result['config'])} | {mode} | {format_time(ours)} | {cell('torch.nn.GRU')} | "
-                f"{cell('torch.nn.LSTM')} | {cell('ONNX Runtime')} | "
-                f"{gflops:.0f} ({gflops / result['peak_gflops']:.0%} of {result['peak_gflops']:.0f}) |"
+                f"| {tuple(result['config'])} | {mode} | {format_time(ours)} "
+                f"| {cell('torch.nn.GRU')} | {cell('torch.nn.LSTM')} | {cell('ONNX Runtime')} "
+                f"| {gflops:.0f} ({gflops / peak:.0%} of {peak:.0f}) |"
             )
     return lines
 
@@ -276,7 +277,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     started = time.perf_counter()
     print(
-        f"grukit {grukit.__version__}, torch {torch.__version__}, {args.threads} threads, float32, median of {repeats}"
+        f"grukit {grukit.__version__}, torch {torch.__version__}, {args.threads} threads, "
+        f"float32, median of {repeats}"
     )
     peak = matmul_gflops(repeats, size=256 if args.smoke else 2048)
     print(f"large matmul: {peak:.0f} GFLOP/s\n")
