@@ -64,7 +64,10 @@ def load_extension(verbose: bool = False) -> ModuleType:
         return cpp_extension.load(
             name=EXTENSION_NAME,
             sources=[str(Path(__file__).parent / "recurrence.cpp")],
-            extra_cflags=["-O3", "-march=native", "-fno-math-errno"],
+            # -fopenmp: at::parallel_for is an inline OpenMP loop; without the flag it
+            # compiles to a serial one in this extension.
+            extra_cflags=["-O3", "-march=native", "-fno-math-errno", "-fopenmp"],
+            extra_ldflags=["-fopenmp"],
             build_directory=str(directory),
             verbose=verbose,
         )
