@@ -38,6 +38,9 @@ class Stream:
         self.layer = layer
         self.batched = batch_size is not None
         self.batch_size = batch_size if batch_size is not None else 1
+        self._step_shape = (
+            (self.batch_size, layer.input_size) if self.batched else (layer.input_size,)
+        )
         self._weight = weight
         choice = layer.backend_choice()
         self.backend = choice.name
@@ -101,50 +104,40 @@ class Stream:
         layer = self.layer
         shape = (layer.num_layers, self.batch_size, layer.hidden_size)
         if hx is None:
-            self.state = self._weight.new_zeros(shape)
+            self._states = list(self._weight.new_zeros(shape).unbind(0))
             return
         wanted = f"(num_layers={shape[0]}, B={shape[1]}, H={shape[2]})"
-        check_tensor(
-            "hx",
-            hx,
-            shapes=[shape],
-            wanted=wanted,
-            dtype=self._weight.dtype,
-            device=self._weight.device,
-        )
-        self.state = hx.detach().clone()
+        self._check("hx", hx, shape, wanted)
+        self._states = list(hx.detach().clone().unbind(0))
 
-    @torch.no_grad()
     def __call__(self, x_t: Tensor) -> Tensor:
         """One step: x_t (B, I) (or (I,) without batch) -> the last layer's new state."""
+        if (
+            not isinstance(x_t, Tensor)
+            or x_t.shape != self._step_shape
+            or x_t.dtype != self._weight.dtype
+            or x_t.device != self._weight.device
+        ):
+            self._reject(x_t)
+        x = x_t if self.batched else x_t.unsqueeze(0)
+        states = self._states
+        for k, prepared in enumerate(self._layers):
+            x = self._step(prepared, x, states[k])
+            states[k] = x
+        return x if self.batched else x.squeeze(0)
+
+    @property
+    def state(self) -> Tensor:
+        """(num_layers, B, H): every layer's state after the last step."""
+        return torch.stack(self._states)
+
+    def _reject(self, x_t: object) -> None:
+        """Raise the error that says what is wrong with a step's input."""
         I, B = self.layer.input_size, self.batch_size
         if self.batched:
-            wanted = f"(B={B}, I={I})"
-            check_tensor(
-                "x_t",
-                x_t,
-                shapes=[(B, I)],
-                wanted=wanted,
-                dtype=self._weight.dtype,
-                device=self._weight.device,
-            )
-            x = x_t
+            self._check("x_t", x_t, (B, I), f"(B={B}, I={I})")
         else:
-            check_tensor(
-                "x_t",
-                x_t,
-                shapes=[(I,)],
-                wanted=f"(I={I},)",
-                dtype=self._weight.dtype,
-                device=self._weight.device,
-            )
-            x = x_t.unsqueeze(0)
-        states = []
-        for k, prepared in enumerate(self._layers):
-            x = self._step(prepared, x, self.state[k])
-            states.append(x)
-        self.state = torch.stack(states)
-        return x if self.batched else x.squeeze(0)
+            self._check("x_t", x_t, (I,), f"(I={I},)")
 
     def _check(self, name: str, value: object, shape: tuple[int, ...], wanted: str) -> None:
         weight = self._weight
@@ -152,6 +145,7 @@ class Stream:
             name, value, shapes=[shape], wanted=wanted, dtype=weight.dtype, device=weight.device
         )
 
+    @torch.no_grad()
     def chunk(self, x: Tensor) -> Tensor:
         """Several steps: x (T, B, I) (or (T, I)) -> outputs (T, B, H), state carried."""
         return torch.stack([self(x_t) for x_t in x.unbind(0)])
@@ -159,8 +153,9 @@ class Stream:
     def _step(self, prepared: dict, x: Tensor, h: Tensor) -> Tensor:
         spec, params = self.layer.spec, prepared["params"]
         if self.backend != "fused":
-            gi = spec.project_input(x.unsqueeze(0), params, None, False)[0]
-            return spec.step(gi, h, params)
+            with torch.no_grad():
+                gi = spec.project_input(x.unsqueeze(0), params, None, False)[0]
+                return spec.step(gi, h, params)
         if prepared["wih_t"] is None:  # layer norm: project in Python, recurrence fused
             x = spec.project_input(x.unsqueeze(0), params, None, False)[0]
         return self._extension.stream_step(

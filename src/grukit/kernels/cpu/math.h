@@ -5,6 +5,9 @@
 // double versions are libm's: float64 is for checking, not speed.
 #pragma once
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -78,45 +81,58 @@ inline void blas_gemm(const char* ta, const char* tb, const int* m, const int* n
   dgemm_(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+// y (N) = beta y + sum_k a[k * as] B[k, :] for B with row stride ldb: one row times a
+// matrix, eight rows of B per pass over y (eight times less load/store traffic on y).
+template <typename T>
+__attribute__((noinline)) void row_times_matrix(int64_t N, int64_t K, const T* a, int64_t as, const T* B, int64_t ldb, T beta,
+                      T* __restrict y) {
+  if (beta == T(0)) std::fill(y, y + N, T(0));
+  int64_t k = 0;
+  for (; k + 8 <= K; k += 8) {
+    const T a0 = a[k * as], a1 = a[(k + 1) * as], a2 = a[(k + 2) * as], a3 = a[(k + 3) * as];
+    const T a4 = a[(k + 4) * as], a5 = a[(k + 5) * as], a6 = a[(k + 6) * as],
+            a7 = a[(k + 7) * as];
+    const T* __restrict r0 = B + k * ldb;
+    const T* __restrict r1 = r0 + ldb;
+    const T* __restrict r2 = r1 + ldb;
+    const T* __restrict r3 = r2 + ldb;
+    const T* __restrict r4 = r3 + ldb;
+    const T* __restrict r5 = r4 + ldb;
+    const T* __restrict r6 = r5 + ldb;
+    const T* __restrict r7 = r6 + ldb;
+    for (int64_t n = 0; n < N; ++n)
+      y[n] += ((a0 * r0[n] + a1 * r1[n]) + (a2 * r2[n] + a3 * r3[n])) +
+              ((a4 * r4[n] + a5 * r5[n]) + (a6 * r6[n] + a7 * r7[n]));
+  }
+  for (; k < K; ++k) {
+    const T ak = a[k * as];
+    const T* __restrict row = B + k * ldb;
+    for (int64_t n = 0; n < N; ++n) y[n] += ak * row[n];
+  }
+}
+
 // Row-major C (M, N) = op(A) op(B) + beta C, where op(A) is (M, K) and op(B) is (K, N);
 // lda/ldb/ldc are row strides. beta is 0 (overwrite) or 1 (accumulate).
 //
-// A single row times an untransposed B (batch 1, every step) is computed here as
-// y += a[k] * B[k, :] over k: it vectorises over the output and beats a BLAS call at these
-// sizes. Everything else goes to MKL (column-major: C^T = op(B)^T op(A)^T).
+// A single row times an untransposed B (batch 1, every step) is row_times_matrix: it
+// vectorises over the output and beats a BLAS call at these sizes. Everything else goes to
+// MKL (column-major: C^T = op(B)^T op(A)^T).
 template <typename T>
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda,
+__attribute__((noinline)) void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda,
           const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
   if (M == 1 && !trans_b) {
-    // Eight rows of B per pass over y: eight times less load/store traffic on y.
-    T* __restrict y = C;
-    if (beta == T(0)) {
-      for (int64_t n = 0; n < N; ++n) y[n] = T(0);
-    }
     const int64_t as = trans_a ? lda : 1;
-    int64_t k = 0;
-    for (; k + 8 <= K; k += 8) {
-      const T a0 = A[k * as], a1 = A[(k + 1) * as], a2 = A[(k + 2) * as], a3 = A[(k + 3) * as];
-      const T a4 = A[(k + 4) * as], a5 = A[(k + 5) * as], a6 = A[(k + 6) * as],
-              a7 = A[(k + 7) * as];
-      const T* __restrict r0 = B + k * ldb;
-      const T* __restrict r1 = r0 + ldb;
-      const T* __restrict r2 = r1 + ldb;
-      const T* __restrict r3 = r2 + ldb;
-      const T* __restrict r4 = r3 + ldb;
-      const T* __restrict r5 = r4 + ldb;
-      const T* __restrict r6 = r5 + ldb;
-      const T* __restrict r7 = r6 + ldb;
-      for (int64_t n = 0; n < N; ++n)
-        y[n] += ((a0 * r0[n] + a1 * r1[n]) + (a2 * r2[n] + a3 * r3[n])) +
-                ((a4 * r4[n] + a5 * r5[n]) + (a6 * r6[n] + a7 * r7[n]));
-    }
-    for (; k < K; ++k) {
-      const T a = A[k * as];
-      const T* __restrict row = B + k * ldb;
-      for (int64_t n = 0; n < N; ++n) y[n] += a * row[n];
-    }
+    // Column blocks of a fixed width: each output is summed by one thread in the same
+    // order whatever the thread count; two threads read half the matrix each, which
+    // matters at batch 1, where the product is bound by the bandwidth of the core's L2.
+    constexpr int64_t block = 256;
+    const int64_t blocks = (N + block - 1) / block;
+    const int64_t grain = K * N >= (int64_t(1) << 16) ? 1 : blocks;
+    at::parallel_for(0, blocks, grain, [&](int64_t b0, int64_t b1) {
+      const int64_t n0 = b0 * block, n1 = std::min(N, b1 * block);
+      row_times_matrix<T>(n1 - n0, K, A, as, B + n0, ldb, beta, C + n0);
+    });
     return;
   }
   const int m = static_cast<int>(N), n = static_cast<int>(M), k = static_cast<int>(K);

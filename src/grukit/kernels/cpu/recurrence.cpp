@@ -781,13 +781,6 @@ at::Tensor stream_step(const at::Tensor& x_, const at::Tensor& h_,
   at::NoGradGuard no_grad;
   return AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "grukit_stream_step", [&] {
     using T = scalar_t;
-    at::Tensor gi = x;
-    if (wih_t.defined()) {
-      gi = b_i.defined() ? b_i.unsqueeze(0).expand({B, gi_width}).contiguous()
-                         : at::zeros({B, gi_width}, x.options());
-      gemm<T>(false, false, B, gi_width, x.size(1), x.data_ptr<T>(), x.size(1),
-              wih_t.data_ptr<T>(), gi_width, T(1), gi.data_ptr<T>(), gi_width);
-    }
     Problem p;
     p.T = 1;
     p.B = B;
@@ -800,12 +793,26 @@ at::Tensor stream_step(const at::Tensor& x_, const at::Tensor& h_,
     p.read_state = read_state;
     p.len.assign(B, 1);
     p.active = 1;
+    // One workspace for gi, the output, the gate values and the GEMM scratch.
+    const int64_t gi_size = wih_t.defined() ? B * gi_width : 0;
+    at::Tensor work =
+        at::empty({gi_size + B * H + B * p.S * H + B * scratch_width(p)}, x.options());
+    T* gi = wih_t.defined() ? work.data_ptr<T>() : x.data_ptr<T>();
+    T* out = work.data_ptr<T>() + gi_size;
+    T* sv = out + B * H;
+    T* scratch = sv + B * p.S * H;
+    if (wih_t.defined()) {
+      T beta = T(0);
+      if (b_i.defined()) {
+        for (int64_t b = 0; b < B; ++b)
+          std::copy(b_i.data_ptr<T>(), b_i.data_ptr<T>() + gi_width, gi + b * gi_width);
+        beta = T(1);
+      }
+      gemm<T>(false, false, B, gi_width, x.size(1), x.data_ptr<T>(), x.size(1),
+              wih_t.data_ptr<T>(), gi_width, beta, gi, gi_width);
+    }
     at::Tensor h_next = at::empty({B, H}, x.options());
-    at::Tensor out = at::empty({B, H}, x.options());
-    at::Tensor sv = at::empty({B * p.S * H}, x.options());
-    at::Tensor scratch = at::empty({B * scratch_width(p)}, x.options());
-    ForwardStep<T> s{p, gi.data_ptr<T>(), h.data_ptr<T>(), h_next.data_ptr<T>(), out.data_ptr<T>(),
-                     sv.data_ptr<T>(), scratch.data_ptr<T>(),
+    ForwardStep<T> s{p, gi, h.data_ptr<T>(), h_next.data_ptr<T>(), out, sv, scratch,
                      whh_t.defined() ? whh_t.data_ptr<T>() : nullptr,
                      b_hn.defined() ? b_hn.data_ptr<T>() : nullptr, 0};
     forward_step(s);
