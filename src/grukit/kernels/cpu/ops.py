@@ -106,6 +106,9 @@ def _setup_context(ctx, inputs, output):
     gi, h0, weight_hh, bias_hn, lengths, kind, reset_after, read_state, save = inputs
     _, _, states, saved = output
     ctx.mark_non_differentiable(states, saved)
+    # No zero-filled gradients for states and saved (they are large and never used), nor
+    # for an output the loss does not reach: backward gets None and handles it.
+    ctx.set_materialize_grads(False)
     ctx.save_for_backward(gi, weight_hh, lengths, states, saved)
     ctx.flags = (kind, reset_after, read_state, bias_hn is not None, save)
 

@@ -585,12 +585,12 @@ void backward_step(const BackwardStep<T>& s) {
 // C (M, N) = A^T X summed over K rows, the same to the bit for any number of threads.
 // A: (K, M) with row stride lda; X: (K, N) with row stride ldx; C row stride ldc.
 // A multi-threaded BLAS may split the long K sum between threads, and then the rounding
-// depends on the thread count. Here C is cut into blocks of a fixed 64 rows, each summed
-// by one single-threaded GEMM, and the threads share the blocks.
+// depends on the thread count. Here C is cut into eight blocks of rows (a size that
+// depends on M only), each summed by one single-threaded GEMM; the threads share them.
 template <typename T>
 void gemm_tn_deterministic(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* X,
                            int64_t ldx, T* C, int64_t ldc) {
-  constexpr int64_t block = 64;
+  const int64_t block = std::max<int64_t>(16, (M + 127) / 128 * 16);
   const int64_t blocks = (M + block - 1) / block;
   at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
     const int previous = MKL_Set_Num_Threads_Local(1);
@@ -602,16 +602,21 @@ void gemm_tn_deterministic(int64_t M, int64_t N, int64_t K, const T* A, int64_t 
   });
 }
 
-// out (N) = sum over K rows of A (K, N) with row stride lda; row by row, so the same for
-// any number of threads.
+// out (N) = sum over K rows of A (K, N) with row stride lda. Each column is summed row by
+// row by one thread (column blocks are shared), so the result is the same for any number
+// of threads.
 template <typename T>
 void column_sums(int64_t N, int64_t K, const T* A, int64_t lda, T* out) {
-  for (int64_t j = 0; j < N; ++j) out[j] = T(0);
-  for (int64_t k = 0; k < K; ++k) {
-    const T* __restrict row = A + k * lda;
-    T* __restrict o = out;
-    for (int64_t j = 0; j < N; ++j) o[j] += row[j];
-  }
+  constexpr int64_t block = 64;
+  at::parallel_for(0, (N + block - 1) / block, 1, [&](int64_t b0, int64_t b1) {
+    const int64_t n0 = b0 * block, n1 = std::min(N, b1 * block);
+    std::fill(out + n0, out + n1, T(0));
+    for (int64_t k = 0; k < K; ++k) {
+      const T* __restrict row = A + k * lda;
+      T* __restrict o = out;
+      for (int64_t j = n0; j < n1; ++j) o[j] += row[j];
+    }
+  });
 }
 
 // grad_w (rows, H) = A^T X over all K = active*B rows: the weight gradient of every step
