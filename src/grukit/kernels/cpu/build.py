@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import platform
 import sys
@@ -60,6 +61,10 @@ def load_extension(verbose: bool = False) -> ModuleType:
 
     directory = build_directory()
     directory.mkdir(parents=True, exist_ok=True)
+    # torch warns at length about an unexpected compiler; the error below says what matters.
+    logger = logging.getLogger("torch.utils.cpp_extension")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
     try:
         return cpp_extension.load(
             name=EXTENSION_NAME,
@@ -72,9 +77,24 @@ def load_extension(verbose: bool = False) -> ModuleType:
             verbose=verbose,
         )
     except Exception as error:  # compiler, ninja or linker missing or failing
-        detail = str(error).strip().splitlines()
-        reason = detail[-1] if detail else type(error).__name__
-        raise BuildError(f"the fused CPU extension could not be built: {reason}") from error
+        raise BuildError(f"the fused CPU extension could not be built: {_reason(error)}") from error
+    finally:
+        logger.setLevel(level)
+
+
+def _reason(error: Exception) -> str:
+    """The line of a build failure that says why (a compiler error, a missing program)."""
+    # Skip torch's "Error building extension" header and ninja's echo of the command.
+    lines = [
+        line.strip()
+        for line in str(error).splitlines()
+        if line.strip() and not line.startswith(("Error building extension", "[", "FAILED"))
+    ]
+    for line in lines:
+        lowered = line.lower()
+        if "error:" in lowered or "not found" in lowered or "no such file" in lowered:
+            return line
+    return lines[-1] if lines else type(error).__name__
 
 
 _availability: tuple[bool, str] | None = None

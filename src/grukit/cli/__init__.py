@@ -1,0 +1,28 @@
+"""``grukit <command>``: one module per sub-command, each with ``add_arguments`` and ``run``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from grukit.cli import build
+
+COMMANDS = {"build": build}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="grukit", description="grukit: every GRU variant, fast.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        sub = commands.add_parser(name, help=module.HELP, description=module.__doc__)
+        module.add_arguments(sub)
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command].run(args)
+    except KeyboardInterrupt:
+        print("grukit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

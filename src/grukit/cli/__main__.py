@@ -1,0 +1,5 @@
+import sys
+
+from grukit.cli import main
+
+sys.exit(main())

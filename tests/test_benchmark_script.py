@@ -1,0 +1,30 @@
+"""benchmarks/cpu.py runs end to end on tiny shapes and reports every peer (speed itself is
+held by the benchmark, not by tests)."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_benchmark_smoke(capsys):
+    module = runpy.run_path(str(ROOT / "benchmarks" / "cpu.py"))
+    threads = torch.get_num_threads()
+    try:
+        results = module["main"](["--smoke", "--threads", "1"])
+    finally:
+        torch.set_num_threads(threads)
+    printed = capsys.readouterr().out
+    assert "| (1, 20, 8, 16) | training |" in printed
+    assert set(results["peers"][0]["inference"]) == {
+        "grukit",
+        "torch.nn.GRU",
+        "torch.nn.LSTM",
+        "ONNX Runtime",
+    }
+    assert set(results["streaming"]) >= {"grukit Stream", "torch.nn.GRUCell"}
+    assert all(seconds > 0 for seconds in results["variants"]["training"].values())
