@@ -2,7 +2,9 @@
 recurrence.cpp, then one custom-op call for the whole sequence.
 
 Canonical form: the gru family always gets gi = [r, z, n] with the gate biases that sit on
-the recurrent side (``bias_hh`` rows r, z) folded in, so the kernel needs only two flags:
+the recurrent side (``bias_hh`` rows r, z) folded in — into the projection's bias for
+``gru`` (:func:`fold_gate_biases`, run before the projection), in front of the n rows for
+``gru1``-``gru3`` (:func:`canonical_gated_input`) — so the kernel needs only two flags:
 ``reset_after`` and ``read_state`` (whether the gates read h: False for ``gru3``). The
 gradients of the folded pieces flow back through ordinary autograd.
 """
