@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import platform
+import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -61,6 +62,7 @@ def load_extension(verbose: bool = False) -> ModuleType:
 
     directory = build_directory()
     directory.mkdir(parents=True, exist_ok=True)
+    _put_ninja_on_path()
     # torch warns at length about an unexpected compiler; the error below says what matters.
     logger = logging.getLogger("torch.utils.cpp_extension")
     level = logger.level
@@ -80,6 +82,18 @@ def load_extension(verbose: bool = False) -> ModuleType:
         raise BuildError(f"the fused CPU extension could not be built: {_reason(error)}") from error
     finally:
         logger.setLevel(level)
+
+
+def _put_ninja_on_path() -> None:
+    """torch runs `ninja` from PATH; a virtualenv's ninja wheel is not there unless the
+    environment was activated, so add its folder when no other ninja is found."""
+    if shutil.which("ninja") is not None:
+        return
+    try:
+        import ninja
+    except ImportError:
+        return  # the build then fails and says ninja is missing
+    os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + os.environ.get("PATH", "")
 
 
 def _reason(error: Exception) -> str:
