@@ -39,16 +39,26 @@ inline float exp_approx(float x) {
 inline float sigmoid(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
 inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
-// tanh for float: an odd polynomial for |x| < 0.625 (Cephes tanhf coefficients), where
-// 1 - 2 / (e^{2|x|} + 1) would lose relative accuracy, that formula elsewhere.
+// tanh for float: a rational function, odd degree-13 over even degree-6 polynomial (the
+// coefficients of Eigen's fast float tanh), on x clamped to +-7.9053 where tanh rounds to
+// +-1 in float. One division and no exp: about 3 ulp, measured against float64 tanh.
 inline float tanh_approx(float x) {
-  float z = x * x;
-  float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z +
-                  1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
-  float a = x < 0.0f ? -x : x;
-  float large = 1.0f - 2.0f / (exp_approx(2.0f * a) + 1.0f);
-  large = x < 0.0f ? -large : large;
-  return a < 0.625f ? small : large;
+  const float bound = 7.90531110763549805f;
+  x = x < -bound ? -bound : x;
+  x = x > bound ? bound : x;
+  const float x2 = x * x;
+  float p = -2.76076847742355e-16f;
+  p = p * x2 + 2.00018790482477e-13f;
+  p = p * x2 + -8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  float q = 1.19825839466702e-06f;
+  q = q * x2 + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;
+  return x * p / q;
 }
 
 inline float tanh_(float x) { return tanh_approx(x); }
