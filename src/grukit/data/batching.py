@@ -1,0 +1,60 @@
+"""Variable-length batches: padding with lengths, optional length bucketing, no sorting
+asked of the caller. Shape legend: T time, B batch, F features."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def pad_sequences(
+    sequences: Sequence[np.ndarray], dtype: torch.dtype = torch.float32
+) -> tuple[Tensor, Tensor]:
+    """[(T_i, F), ...] -> padded (max T_i, B, F) with zeros past each end, lengths (B,) int64."""
+    if not sequences:
+        raise ValueError("sequences: got an empty list, wanted at least one sequence")
+    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.int64)
+    features = sequences[0].shape[1]
+    padded = torch.zeros(int(lengths.max()), len(sequences), features, dtype=dtype)
+    for b, sequence in enumerate(sequences):
+        padded[: len(sequence), b] = torch.from_numpy(np.asarray(sequence)).to(dtype)
+    return padded, lengths
+
+
+def next_step_batch(
+    sequences: Sequence[np.ndarray], dtype: torch.dtype = torch.float32
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Inputs x[:-1] and targets x[1:] of each sequence, padded: (T-1, B, F) twice, lengths-1."""
+    padded, lengths = pad_sequences(sequences, dtype)
+    return padded[:-1], padded[1:], lengths - 1
+
+
+def batch_indices(
+    lengths: Sequence[int],
+    batch_size: int,
+    *,
+    shuffle: bool = True,
+    seed: int = 0,
+    bucket: bool = False,
+) -> Iterator[list[int]]:
+    """Indices of each batch, every sequence once.
+
+    ``bucket``: batches of sequences of similar length (less padding), in shuffled order;
+    otherwise a shuffled (or, with ``shuffle=False``, the given) order cut into batches.
+    The same seed gives the same batches.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size: got {batch_size}, wanted an int >= 1")
+    rng = np.random.default_rng(seed)
+    order = np.arange(len(lengths))
+    if shuffle:
+        rng.shuffle(order)
+    if bucket:  # stable sort of the shuffled order: equal lengths stay shuffled
+        order = order[np.argsort(np.asarray(lengths)[order], kind="stable")]
+    batches = [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+    if bucket and shuffle:
+        rng.shuffle(batches)
+    yield from batches

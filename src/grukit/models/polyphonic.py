@@ -1,0 +1,54 @@
+"""Next-step polyphonic music model and its metric (Chung et al. 2014; Bai et al. 2018).
+
+    h_t = recurrent(x_1..x_t);  p(y_{t+1,k} = 1) = sigmoid(W h_t + b)_k   for the 88 keys
+
+Shape legend: T time, B batch, K keys (88), H hidden units.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from grukit.kernels.reference import valid_steps
+from grukit.layers import GRU
+
+
+def polyphonic_nll(logits: Tensor, targets: Tensor, lengths: Tensor) -> tuple[Tensor, int]:
+    """Negative log-likelihood in nats summed over keys and over valid steps, and the number
+    of valid steps: their ratio is the papers' per-step NLL.
+
+    logits, targets (T, B, K); lengths (B,). Padded steps never enter the sum.
+    """
+    per_key = nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    valid = valid_steps(lengths.to(logits.device), logits.shape[0])  # (T, B, 1)
+    total = torch.where(valid, per_key, 0).sum()
+    return total, int(lengths.sum())
+
+
+class PolyphonicModel(nn.Module):
+    """A recurrent layer (any grukit variant, torch.nn.LSTM or torch.nn.RNN), then a linear
+    read-out to one logit per key.
+
+    Args:
+        recurrent: the layer; time-major, unidirectional.
+        keys: K, input and output width (88 piano keys).
+    """
+
+    def __init__(self, recurrent: nn.Module, keys: int = 88) -> None:
+        super().__init__()
+        if getattr(recurrent, "batch_first", False) or getattr(recurrent, "bidirectional", False):
+            raise ValueError("recurrent: wanted a time-major, unidirectional layer")
+        self.recurrent = recurrent
+        self.readout = nn.Linear(recurrent.hidden_size, keys)
+
+    def forward(self, inputs: Tensor, lengths: Tensor) -> Tensor:
+        """inputs (T, B, K), lengths (B,) -> logits (T, B, K); padded steps' logits are junk
+        that :func:`polyphonic_nll` leaves out."""
+        if isinstance(self.recurrent, GRU):
+            hidden, _ = self.recurrent(inputs, lengths=lengths)
+        else:
+            packed = pack_padded_sequence(inputs, lengths.cpu(), enforce_sorted=False)
+            hidden, _ = pad_packed_sequence(self.recurrent(packed)[0], total_length=inputs.shape[0])
+        return self.readout(hidden)
