@@ -214,3 +214,30 @@ def test_fused_refuses_unsupported_dtype():
     auto = grukit.GRU(I, H, dtype=torch.bfloat16)
     assert auto.backend_choice().name == "reference"
     assert auto(torch.randn(T, B, I, dtype=torch.bfloat16))[0].shape == (T, B, H)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+def test_nan_propagates_like_the_reference(dtype):
+    """A NaN in the weights must not be hidden by a kernel (relu of NaN is NaN)."""
+    results = []
+    for backend in ("reference", "fused"):
+        torch.manual_seed(0)
+        layer = grukit.GRU(3, 4, variant="ligru", norm="layer", backend=backend, dtype=dtype)
+        with torch.no_grad():
+            layer.weight_hh_l0[5, 2] = float("nan")
+        results.append(layer(torch.randn(3, 1, 3, dtype=dtype))[1])
+    assert torch.isnan(results[0]).all() and torch.isnan(results[1]).all()
+
+
+def test_op_rejects_bad_arguments():
+    """The op is public: bad lengths or shapes raise instead of reading out of bounds."""
+    gi, h0 = torch.randn(5, 2, 12), torch.zeros(2, 4)
+    weight = torch.randn(12, 4)
+    with pytest.raises(RuntimeError, match="lengths must be in 0..T=5, got 9"):
+        ops.recurrence(gi, h0, weight, None, torch.tensor([9, 1]), 0, True, True, False)
+    with pytest.raises(RuntimeError, match=r"lengths must be \(B=2\)"):
+        ops.recurrence(gi, h0, weight, None, torch.tensor([5]), 0, True, True, False)
+    with pytest.raises(RuntimeError, match=r"weight_hh must be \(12, 4\)"):
+        ops.recurrence(gi, h0, torch.randn(8, 4), None, None, 0, True, True, False)
+    with pytest.raises(RuntimeError, match=r"gi must be \(T, B, 3\*H\)"):
+        ops.recurrence(torch.randn(5, 2, 10), h0, weight, None, None, 0, True, True, False)

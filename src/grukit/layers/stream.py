@@ -57,7 +57,8 @@ class Stream:
         """Kernel-ready weights of layer k: transposed, biases folded, norm folded."""
         layer = self.layer
         spec = layer.spec
-        params = {role: t.detach() for role, t in layer.cell_params(k).items()}
+        # Copies: the stream must not follow later in-place updates of the layer.
+        params = {role: t.detach().clone() for role, t in layer.cell_params(k).items()}
         if self.backend == "fused":
             from grukit.kernels.cpu.fused import fold_gate_biases
 

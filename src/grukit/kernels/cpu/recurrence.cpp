@@ -66,10 +66,23 @@ Problem make_problem(const at::Tensor& gi, const at::Tensor& w, const c10::optio
   p.kind = kind;
   p.reset_after = reset_after;
   p.read_state = read_state;
+  // The op is public (torch.ops.grukit.recurrence): check what would otherwise index
+  // out of bounds.
+  const int64_t gates = kind == kGated ? 3 : 2;
+  TORCH_CHECK(H > 0 && gi.size(2) == gates * H, "gi must be (T, B, ", gates, "*H) for H=", H,
+              ", got ", gi.sizes());
+  const int64_t rows = kind == kGated ? (read_state ? 3 * H : H) : (kind == kMingru ? 0 : 2 * H);
+  TORCH_CHECK(rows == 0 ? !w.defined() : (w.defined() && w.dim() == 2 && w.size(0) == rows &&
+                                          w.size(1) == H),
+              "weight_hh must be (", rows, ", ", H, ") for this kind, got ",
+              w.defined() ? w.sizes() : at::IntArrayRef{});
   p.len.assign(p.B, p.T);
-  if (lengths.has_value()) {
+  if (lengths.has_value() && lengths->defined()) {
     auto l = lengths->to(at::kCPU, at::kLong).contiguous();
+    TORCH_CHECK(l.dim() == 1 && l.size(0) == p.B, "lengths must be (B=", p.B, "), got ", l.sizes());
     std::copy(l.data_ptr<int64_t>(), l.data_ptr<int64_t>() + p.B, p.len.begin());
+    for (int64_t length : p.len)
+      TORCH_CHECK(length >= 0 && length <= p.T, "lengths must be in 0..T=", p.T, ", got ", length);
   }
   p.active = p.B ? *std::max_element(p.len.begin(), p.len.end()) : 0;
   return p;
@@ -175,7 +188,7 @@ void ligru_row(int64_t H, const T* __restrict gi, const T* __restrict gh, const 
   for (int64_t j = 0; j < H; ++j) {
     const T z = sigmoid(gi[j] + gh[j]);
     const T a = gi[H + j] + gh[H + j];
-    const T n = a > T(0) ? a : T(0);
+    const T n = std::max(a, T(0));  // relu that keeps a NaN, as torch.relu does
     const T hv = n + z * (h[j] - n);
     sv[j] = z;
     sv[H + j] = n;
@@ -751,6 +764,8 @@ std::vector<at::Tensor> forward(const at::Tensor& gi_, const at::Tensor& h0_,
   at::Tensor gi = gi_.contiguous(), h0 = h0_.contiguous();
   at::Tensor w = optional_contiguous(w_), b_hn = optional_contiguous(b_hn_);
   Problem p = make_problem(gi, w, lengths, kind, reset_after, read_state, h0.size(1));
+  TORCH_CHECK(!b_hn.defined() || (b_hn.dim() == 1 && b_hn.size(0) == p.H),
+              "bias_hn must be (H=", p.H, "), got ", b_hn.sizes());
   at::NoGradGuard no_grad;
   return AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "grukit_forward", [&] {
     return forward_impl<scalar_t>(gi, h0, w, b_hn, p, save);
