@@ -1,0 +1,14 @@
+"""Model-agnostic training: config, loop, checkpoints."""
+
+from grukit.train.checkpoint import CheckpointError, read_checkpoint, restore, save_checkpoint
+from grukit.train.trainer import Task, TrainConfig, Trainer
+
+__all__ = [
+    "CheckpointError",
+    "Task",
+    "TrainConfig",
+    "Trainer",
+    "read_checkpoint",
+    "restore",
+    "save_checkpoint",
+]

@@ -1,0 +1,255 @@
+"""A model-agnostic training loop: optimizers, gradient clipping, weight noise, learning-rate
+schedule, early stopping on validation, best and last checkpoints, metrics as JSON lines,
+and ``resume`` that continues a killed run with the same losses as an uninterrupted one.
+
+A task supplies the data and the loss (see :class:`Task`); the trainer knows nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor, nn
+
+from grukit.train.checkpoint import read_checkpoint, restore, save_checkpoint
+
+OPTIMIZERS = ("rmsprop", "adam", "adamw")
+SCHEDULES = ("none", "plateau", "cosine")
+
+
+@dataclass
+class TrainConfig:
+    """How to train. Every field has a default; ``grukit train --key=value`` overrides."""
+
+    epochs: int = 50  # passes over the training split at most
+    batch_size: int = 8  # sequences per batch
+    optimizer: str = "adam"  # rmsprop (Chung et al. 2014), adam or adamw
+    lr: float = 1e-3  # learning rate
+    weight_decay: float = 0.0  # L2 (adam, rmsprop) or decoupled (adamw)
+    clip_norm: float = 1.0  # clip the gradient's global norm to this; 0 = no clipping
+    weight_noise: float = 0.0  # std of Gaussian noise added to the weights each batch (Graves)
+    lr_schedule: str = "plateau"  # none, plateau (halve after 3 flat epochs) or cosine
+    patience: int = 10  # stop after this many epochs without a better validation score; 0 = never
+    bucket: bool = False  # batch sequences of similar length together
+    seed: int = 0  # seeds weights, batch order, dropout and noise
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"optimizer: got {self.optimizer!r}, wanted one of {', '.join(OPTIMIZERS)}"
+            )
+        if self.lr_schedule not in SCHEDULES:
+            raise ValueError(
+                f"lr_schedule: got {self.lr_schedule!r}, wanted one of {', '.join(SCHEDULES)}"
+            )
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: got {getattr(self, name)}, wanted an int >= 1")
+        for name in ("lr", "weight_decay", "clip_norm", "weight_noise"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0 or (name == "lr" and value == 0):
+                raise ValueError(
+                    f"{name}: got {value}, wanted a finite number > 0"
+                    if name == "lr"
+                    else f"{name}: got {value}, wanted a finite number >= 0"
+                )
+
+
+class Task(Protocol):
+    """What the trainer needs from a task."""
+
+    def batches(
+        self, split: str, batch_size: int, *, shuffle: bool, seed: int, bucket: bool
+    ) -> Iterator[Any]:
+        """The batches of a split, in an order fixed by ``seed``."""
+
+    def loss(self, model: nn.Module, batch: Any) -> tuple[Tensor, int]:
+        """(sum of the per-element losses, number of elements) of one batch."""
+
+
+def make_optimizer(config: TrainConfig, parameters) -> torch.optim.Optimizer:
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def learning_rate(config: TrainConfig, epoch: int, plateau_halvings: int) -> float:
+    """The learning rate of an epoch: constant, halved per plateau, or cosine to 0."""
+    if config.lr_schedule == "cosine":
+        return config.lr * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs))
+    if config.lr_schedule == "plateau":
+        return config.lr * 0.5**plateau_halvings
+    return config.lr
+
+
+class Trainer:
+    """Train ``model`` on ``task`` with ``config``, writing into ``out_dir``:
+    ``metrics.jsonl`` (one line per epoch), ``best/`` and ``last/`` checkpoints.
+    """
+
+    PLATEAU_EPOCHS = 3  # epochs without improvement before the learning rate halves
+
+    def __init__(
+        self,
+        model: nn.Module,
+        task: Task,
+        config: TrainConfig,
+        out_dir: str | Path,
+        *,
+        run_config: dict | None = None,
+        log=sys.stderr,
+    ) -> None:
+        self.model = model
+        self.task = task
+        self.config = config
+        self.out_dir = Path(out_dir)
+        self.run_config = run_config if run_config is not None else {"train": asdict(config)}
+        self.log = log
+        self.optimizer = make_optimizer(config, model.parameters())
+
+    def evaluate(self, split: str) -> float:
+        """Mean loss per element over a split."""
+        self.model.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for batch in self.task.batches(
+                split, self.config.batch_size, shuffle=False, seed=0, bucket=False
+            ):
+                batch_total, batch_count = self.task.loss(self.model, batch)
+                total += float(batch_total)
+                count += batch_count
+        return total / count
+
+    def _train_epoch(self, epoch: int) -> float:
+        config = self.config
+        self.model.train()
+        total, count = 0.0, 0
+        batches = list(
+            self.task.batches(
+                "train",
+                config.batch_size,
+                shuffle=True,
+                seed=config.seed * 100_003 + epoch,
+                bucket=config.bucket,
+            )
+        )
+        show = getattr(self.log, "isatty", lambda: False)()
+        for index, batch in enumerate(batches):
+            noise = self._add_weight_noise() if config.weight_noise else None
+            batch_total, batch_count = self.task.loss(self.model, batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            (batch_total / batch_count).backward()
+            if noise is not None:
+                self._remove_weight_noise(noise)
+            if config.clip_norm:
+                nn.utils.clip_grad_norm_(self.model.parameters(), config.clip_norm)
+            self.optimizer.step()
+            total += float(batch_total.detach())
+            count += batch_count
+            if show:
+                print(
+                    f"\r  epoch {epoch + 1}: batch {index + 1}/{len(batches)}  "
+                    f"loss {total / count:.4f}",
+                    end="",
+                    file=self.log,
+                    flush=True,
+                )
+        if show:
+            print("\r", end="", file=self.log)
+        return total / count
+
+    def _add_weight_noise(self) -> list[Tensor]:
+        noise = []
+        with torch.no_grad():
+            for parameter in self.model.parameters():
+                sample = torch.randn_like(parameter) * self.config.weight_noise
+                parameter.add_(sample)
+                noise.append(sample)
+        return noise
+
+    def _remove_weight_noise(self, noise: list[Tensor]) -> None:
+        with torch.no_grad():
+            for parameter, sample in zip(self.model.parameters(), noise):
+                parameter.sub_(sample)
+
+    def fit(self, resume: bool = False) -> dict:
+        """Train until the epochs run out or validation stops improving; return the progress:
+        {"epoch", "best_valid", "best_epoch", "bad_epochs", "halvings", "history": [...]}."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        progress = {
+            "epoch": 0,
+            "best_valid": None,
+            "best_epoch": None,
+            "bad_epochs": 0,
+            "halvings": 0,
+            "history": [],
+            "stopped_early": False,
+        }
+        if resume and (self.out_dir / "last").exists():
+            tensors, state = read_checkpoint(self.out_dir / "last")
+            progress = restore(tensors, state, self.model, self.optimizer, restore_rng=True)
+            print(f"resuming after epoch {progress['epoch']}", file=self.log)
+        else:
+            torch.manual_seed(self.config.seed)
+        metrics = self.out_dir / "metrics.jsonl"
+        # Keep the lines of the epochs the checkpoint holds, drop any written after it.
+        metrics.write_text("".join(json.dumps(line) + "\n" for line in progress["history"]))
+        config = self.config
+        for epoch in range(progress["epoch"], config.epochs):
+            if progress["stopped_early"]:
+                break
+            lr = learning_rate(config, epoch, progress["halvings"])
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            started = time.perf_counter()
+            train = self._train_epoch(epoch)
+            seconds = time.perf_counter() - started
+            valid = self.evaluate("valid")
+            line = {
+                "epoch": epoch + 1,
+                "train": train,
+                "valid": valid,
+                "lr": lr,
+                "seconds": seconds,
+            }
+            progress["history"].append(line)
+            with metrics.open("a") as handle:
+                handle.write(json.dumps(line) + "\n")
+            improved = progress["best_valid"] is None or valid < progress["best_valid"]
+            if improved:
+                progress.update(best_valid=valid, best_epoch=epoch + 1, bad_epochs=0)
+            else:
+                progress["bad_epochs"] += 1
+                if (
+                    config.lr_schedule == "plateau"
+                    and progress["bad_epochs"] % self.PLATEAU_EPOCHS == 0
+                ):
+                    progress["halvings"] += 1
+            progress["epoch"] = epoch + 1
+            progress["stopped_early"] = bool(
+                config.patience and progress["bad_epochs"] >= config.patience
+            )
+            if improved:
+                save_checkpoint(
+                    self.out_dir / "best", self.model, self.optimizer, progress, self.run_config
+                )
+            save_checkpoint(
+                self.out_dir / "last", self.model, self.optimizer, progress, self.run_config
+            )
+            print(
+                f"epoch {epoch + 1}/{config.epochs}  train {train:.4f}  valid {valid:.4f}  "
+                f"lr {lr:.2e}  {seconds:.1f} s" + ("  (best)" if improved else ""),
+                file=self.log,
+                flush=True,
+            )
+        return progress
