@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from grukit.cli import build
+from grukit.cli import build, env, evaluate, reproduce, train
 
-COMMANDS = {"build": build}
+COMMANDS = {"train": train, "eval": evaluate, "reproduce": reproduce, "env": env, "build": build}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,6 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("grukit: interrupted", file=sys.stderr)
         return 130
+    except (ValueError, FileNotFoundError) as error:  # bad input: one line, no traceback
+        if os.environ.get("GRUKIT_DEBUG"):
+            raise
+        print(f"grukit {args.command}: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

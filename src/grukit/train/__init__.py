@@ -1,7 +1,8 @@
 """Model-agnostic training: config, loop, checkpoints."""
 
 from grukit.train.checkpoint import CheckpointError, read_checkpoint, restore, save_checkpoint
-from grukit.train.trainer import Task, TrainConfig, Trainer
+from grukit.train.config import TrainConfig
+from grukit.train.trainer import Task, Trainer
 
 __all__ = [
     "CheckpointError",

@@ -12,7 +12,7 @@ import math
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,47 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from grukit.train.checkpoint import read_checkpoint, restore, save_checkpoint
-
-OPTIMIZERS = ("rmsprop", "adam", "adamw")
-SCHEDULES = ("none", "plateau", "cosine")
-
-
-@dataclass
-class TrainConfig:
-    """How to train. Every field has a default; ``grukit train --key=value`` overrides."""
-
-    epochs: int = 50  # passes over the training split at most
-    batch_size: int = 8  # sequences per batch
-    optimizer: str = "adam"  # rmsprop (Chung et al. 2014), adam or adamw
-    lr: float = 1e-3  # learning rate
-    weight_decay: float = 0.0  # L2 (adam, rmsprop) or decoupled (adamw)
-    clip_norm: float = 1.0  # clip the gradient's global norm to this; 0 = no clipping
-    weight_noise: float = 0.0  # std of Gaussian noise added to the weights each batch (Graves)
-    lr_schedule: str = "plateau"  # none, plateau (halve after 3 flat epochs) or cosine
-    patience: int = 10  # stop after this many epochs without a better validation score; 0 = never
-    bucket: bool = False  # batch sequences of similar length together
-    seed: int = 0  # seeds weights, batch order, dropout and noise
-
-    def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(
-                f"optimizer: got {self.optimizer!r}, wanted one of {', '.join(OPTIMIZERS)}"
-            )
-        if self.lr_schedule not in SCHEDULES:
-            raise ValueError(
-                f"lr_schedule: got {self.lr_schedule!r}, wanted one of {', '.join(SCHEDULES)}"
-            )
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: got {getattr(self, name)}, wanted an int >= 1")
-        for name in ("lr", "weight_decay", "clip_norm", "weight_noise"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value < 0 or (name == "lr" and value == 0):
-                raise ValueError(
-                    f"{name}: got {value}, wanted a finite number > 0"
-                    if name == "lr"
-                    else f"{name}: got {value}, wanted a finite number >= 0"
-                )
+from grukit.train.config import TrainConfig
 
 
 class Task(Protocol):
@@ -73,6 +33,18 @@ class Task(Protocol):
 
     def loss(self, model: nn.Module, batch: Any) -> tuple[Tensor, int]:
         """(sum of the per-element losses, number of elements) of one batch."""
+
+
+def mean_loss(model: nn.Module, task: Task, split: str, batch_size: int) -> float:
+    """Mean loss per element over a split, in eval mode, batches in order."""
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for batch in task.batches(split, batch_size, shuffle=False, seed=0, bucket=False):
+            batch_total, batch_count = task.loss(model, batch)
+            total += float(batch_total)
+            count += batch_count
+    return total / count
 
 
 def make_optimizer(config: TrainConfig, parameters) -> torch.optim.Optimizer:
@@ -107,14 +79,14 @@ class Trainer:
         out_dir: str | Path,
         *,
         run_config: dict | None = None,
-        log=sys.stderr,
+        log=None,
     ) -> None:
         self.model = model
         self.task = task
         self.config = config
         self.out_dir = Path(out_dir)
         self.run_config = run_config if run_config is not None else {"train": asdict(config)}
-        self.log = log
+        self.log = sys.stderr if log is None else log  # looked up now: tests swap stderr
         self.optimizer = make_optimizer(config, model.parameters())
 
     def evaluate(self, split: str) -> float:

@@ -1,0 +1,25 @@
+"""Score a checkpoint on a split: the model is rebuilt from the config saved with it."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "score a checkpoint folder on a data split"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", help="a checkpoint folder (a run's best/ or last/)")
+    parser.add_argument(
+        "--split", default="test", choices=["train", "valid", "test"], help="(default: test)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from grukit.tasks.music import evaluate_checkpoint
+
+    result = evaluate_checkpoint(args.checkpoint, args.split)
+    print(
+        f"{result['model']} on {result['dataset']} {result['split']}: "
+        f"NLL {result['nll']:.4f} nats per step (checkpoint after epoch {result['epoch']})"
+    )
+    return 0
