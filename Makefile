@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: $(STAMP)
-	$(PY) examples/tour.py
+	$(VENV)/bin/grukit reproduce chung2014 --quick --datasets jsb --out runs/chung2014-quick
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2

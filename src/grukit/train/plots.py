@@ -29,6 +29,22 @@ def plot_learning_curves(
             linestyle="--",
             label=f"{label} valid",
         )
+    # The first epochs of a fresh model sit far above the rest: keep the scale for the rest.
+    later = [
+        line[key]
+        for history in histories.values()
+        for line in history[2:]
+        for key in ("train", "valid")
+    ]
+    if later:
+        everything = [
+            line[key]
+            for history in histories.values()
+            for line in history
+            for key in ("train", "valid")
+        ]
+        low, high = min(everything), max(later)
+        axes.set_ylim(low - 0.02 * (high - low), high + 0.05 * (high - low))
     axes.set_xlabel("epoch")
     axes.set_ylabel(ylabel)
     axes.set_title(title)
