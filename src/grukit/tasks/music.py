@@ -130,6 +130,8 @@ def train_music(
     task = MusicTask(splits)
     torch.manual_seed(train.seed)
     model = build_model(music)
+    if isinstance(model.recurrent, GRU):
+        model.recurrent.backend_choice()  # builds the kernels now, not in the first epoch
     run_config = {"task": "music", "music": asdict(music), "train": asdict(train)}
     trainer = Trainer(model, task, train, out_dir, run_config=run_config, log=log)
     started = time.perf_counter()
