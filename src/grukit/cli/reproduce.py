@@ -76,27 +76,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def training_config(quick: bool, seed: int):
     from grukit.train.config import TrainConfig
 
+    common = {
+        "batch_size": 8,
+        "optimizer": "adam",
+        "lr": 3e-3,
+        "clip_norm": 1.0,
+        "lr_schedule": "plateau",
+        "seed": seed,
+    }
     if quick:  # a fifth of a full run's epochs: the curves' shape, not their end
-        return TrainConfig(
-            epochs=60,
-            batch_size=8,
-            optimizer="adam",
-            lr=3e-3,
-            clip_norm=1.0,
-            patience=10,
-            lr_schedule="plateau",
-            seed=seed,
-        )
-    return TrainConfig(
-        epochs=300,
-        batch_size=8,
-        optimizer="adam",
-        lr=3e-3,
-        clip_norm=1.0,
-        patience=25,
-        lr_schedule="plateau",
-        seed=seed,
-    )
+        return TrainConfig(epochs=60, patience=10, **common)
+    return TrainConfig(epochs=300, patience=25, **common)
 
 
 def hidden_for_budget(model: str, reset_after, budget: int) -> int:
