@@ -40,17 +40,6 @@ def check_backend(backend: str) -> str:
     return backend
 
 
-def _fused(reason_prefix: str) -> BackendChoice | None:
-    from grukit.kernels.cpu.build import availability
-
-    available, reason = availability()
-    if not available:
-        return None
-    from grukit.kernels.cpu.fused import FUSED_KERNELS
-
-    return BackendChoice("fused", FUSED_KERNELS, reason_prefix + reason)
-
-
 def choose_backend(requested: str, device: torch.device, dtype: torch.dtype) -> BackendChoice:
     """The backend for ``requested`` (``"auto"`` or a backend name) on this device and dtype."""
     global _warned_unavailable
@@ -69,13 +58,14 @@ def choose_backend(requested: str, device: torch.device, dtype: torch.dtype) -> 
             REFERENCE_KERNELS,
             f"auto: the fused kernels run float32/float64 on CPU, not {dtype} on {device}",
         )
-    prefix = "asked for backend='fused'; " if requested == "fused" else f"auto: CPU {dtype}; "
-    choice = _fused(prefix + "fused extension ")
-    if choice is not None:
-        return choice
     from grukit.kernels.cpu.build import availability
 
-    reason = availability()[1]
+    available, reason = availability()
+    if available:
+        from grukit.kernels.cpu.fused import FUSED_KERNELS
+
+        asked = "asked for backend='fused'" if requested == "fused" else f"auto: CPU {dtype}"
+        return BackendChoice("fused", FUSED_KERNELS, f"{asked}; fused extension {reason}")
     if requested == "fused":
         raise RuntimeError(f"backend='fused' is not available: {reason}")
     if not _warned_unavailable:
