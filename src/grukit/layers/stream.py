@@ -19,8 +19,8 @@ class Stream:
     ...     y_t = stream(x_t)       # (B, H): the last layer's state after this step
     >>> chunk_out = stream.chunk(x)  # x (T, B, I) -> (T, B, H), same state carried
 
-    The stream computes exactly what the layer computes in eval mode on the concatenated
-    steps (no dropout; ``ligru`` batch norm with its running statistics, folded into the
+    The stream computes what the layer computes in eval mode (to float rounding) on the
+    concatenated steps (no dropout; ``ligru`` batch norm with its running statistics, folded into the
     input weights). It holds a snapshot of the weights taken when it was made: make a new
     one after training. ``state`` is (num_layers, B, H); ``reset()`` zeroes it.
 
