@@ -20,9 +20,10 @@ class Stream:
     >>> chunk_out = stream.chunk(x)  # x (T, B, I) -> (T, B, H), same state carried
 
     The stream computes what the layer computes in eval mode (to float rounding) on the
-    concatenated steps (no dropout; ``ligru`` batch norm with its running statistics, folded into the
-    input weights). It holds a snapshot of the weights taken when it was made: make a new
-    one after training. ``state`` is (num_layers, B, H); ``reset()`` zeroes it.
+    concatenated steps (no dropout; ``ligru`` batch norm with its running statistics,
+    folded into the input weights). It holds a snapshot of the weights taken when it was
+    made: make a new one after training. ``state`` is (num_layers, B, H); ``reset()``
+    zeroes it.
 
     With the fused backend each layer's step is one C++ call (input matrix-vector
     product, recurrent one and the gates); otherwise it runs the reference step.
