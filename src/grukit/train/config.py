@@ -34,7 +34,10 @@ class TrainConfig:
     weight_decay: float = option(0.0, "L2 penalty (decoupled for adamw)")
     clip_norm: float = option(1.0, "clip the gradient's global norm to this; 0 = no clipping")
     weight_noise: float = option(0.0, "std of Gaussian noise added to the weights each batch")
-    lr_schedule: str = option("plateau", "none, plateau (halve after 3 flat epochs) or cosine")
+    lr_schedule: str = option("plateau", "none, plateau (halve after flat epochs) or cosine")
+    plateau_epochs: int = option(
+        3, "plateau: halve the rate after this many epochs without a new best"
+    )
     patience: int = option(
         10, "stop after this many epochs without a better validation loss; 0 = never"
     )
@@ -55,6 +58,8 @@ class TrainConfig:
                 raise ValueError(f"{name}: got {getattr(self, name)}, wanted an int >= 1")
         if self.patience < 0:
             raise ValueError(f"patience: got {self.patience}, wanted an int >= 0")
+        if self.plateau_epochs < 1:
+            raise ValueError(f"plateau_epochs: got {self.plateau_epochs}, wanted an int >= 1")
         for name in ("lr", "weight_decay", "clip_norm", "weight_noise"):
             value = getattr(self, name)
             if name == "lr" and not (math.isfinite(value) and value > 0):

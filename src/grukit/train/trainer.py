@@ -69,8 +69,6 @@ class Trainer:
     ``metrics.jsonl`` (one line per epoch), ``best/`` and ``last/`` checkpoints.
     """
 
-    PLATEAU_EPOCHS = 3  # epochs without improvement before the learning rate halves
-
     def __init__(
         self,
         model: nn.Module,
@@ -204,7 +202,7 @@ class Trainer:
                 progress["bad_epochs"] += 1
                 if (
                     config.lr_schedule == "plateau"
-                    and progress["bad_epochs"] % self.PLATEAU_EPOCHS == 0
+                    and progress["bad_epochs"] % config.plateau_epochs == 0
                 ):
                     progress["halvings"] += 1
             progress["epoch"] = epoch + 1
