@@ -74,6 +74,7 @@ def test_corrupt_checkpoint(tmp_path):
         ({"optimizer": "sgd"}, r"optimizer: got 'sgd', wanted one of rmsprop, adam, adamw"),
         ({"lr": -1.0}, r"lr: got -1.0, wanted a finite number > 0"),
         ({"epochs": 0}, r"epochs: got 0, wanted an int >= 1"),
+        ({"plateau_epochs": 0}, r"plateau_epochs: got 0, wanted an int >= 1"),
         ({"clip_norm": float("nan")}, r"clip_norm: got nan, wanted a finite number >= 0"),
     ],
 )
