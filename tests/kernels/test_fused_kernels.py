@@ -77,12 +77,11 @@ def op_arguments(config, save=True):
     params = fused.fold_gate_biases(layer.spec, layer.cell_params(0))
     gi = layer.spec.project_input(torch.randn(5, 3, 3, dtype=torch.float64), params, None, False)
     spec = layer.spec
-    kind, read_state, bias_hn = fused.KINDS.get(spec.name, fused.KIND_GATED), False, None
+    kind, reset_after, read_state = fused.kernel_flags(spec)
     if kind == fused.KIND_GATED:
-        read_state = spec.hidden_gates == "rzn"
         gi = fused.canonical_gated_input(spec, gi, params, 4)
-        if spec.reset_after and "bias_hh" in params:
-            bias_hn = params["bias_hh"][-4:].detach().clone().requires_grad_()
+    bias_hn = fused.candidate_bias(spec, params, 4)
+    bias_hn = None if bias_hn is None else bias_hn.detach().clone().requires_grad_()
     weight = params.get("weight_hh")
     weight = None if weight is None else weight.detach().clone().requires_grad_()
     return (
@@ -92,7 +91,7 @@ def op_arguments(config, save=True):
         bias_hn,
         torch.tensor([5, 2, 1]),
         kind,
-        bool(spec.reset_after),
+        reset_after,
         read_state,
         save,
     )

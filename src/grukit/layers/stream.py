@@ -6,7 +6,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from grukit.cells import RESET_GATED
 from grukit.cells.ligru import NORM_EPS
 from grukit.layers.checks import check_tensor
 
@@ -71,18 +70,16 @@ class Stream:
 
         H = layer.hidden_size
         weight_ih, bias_i = params["weight_ih"], params.get("bias_ih")
-        weight_hh, bias_hn, read_state = params.get("weight_hh"), None, False
-        kind = fused.KINDS.get(spec.name, fused.KIND_GATED)
+        weight_hh = params.get("weight_hh")
+        kind, reset_after, read_state = fused.kernel_flags(spec)
+        bias_hn = fused.candidate_bias(spec, params, H)
         if spec.norm == "batch":  # gamma (a - mu) / sigma + beta, with a = W x: fold into W, b
             scale = params["norm_weight"] * torch.rsqrt(params["norm_running_var"] + NORM_EPS)
             weight_ih = weight_ih * scale[:, None]
             bias_i = -params["norm_running_mean"] * scale
             if "norm_bias" in params:
                 bias_i = bias_i + params["norm_bias"]
-        if spec.name in RESET_GATED:
-            read_state = spec.hidden_gates == "rzn"
-            if spec.reset_after and "bias_hh" in params:
-                bias_hn = params["bias_hh"][-H:]
+        if kind == fused.KIND_GATED:
             # The kernel's gi is [r, z, n] with the recurrent-side gate biases folded in.
             base = bias_i if bias_i is not None else weight_ih.new_zeros(weight_ih.shape[0])
             bias_i = fused.canonical_gated_input(spec, base[None, None], params, H)[0, 0]
@@ -91,7 +88,7 @@ class Stream:
         direct = spec.norm != "layer"  # layer norm is not linear: project in Python
         prepared.update(
             kind=kind,
-            reset_after=bool(spec.reset_after),
+            reset_after=reset_after,
             read_state=read_state,
             wih_t=weight_ih.t().contiguous() if direct else None,
             bias_i=bias_i.contiguous() if (direct and bias_i is not None) else None,

@@ -61,29 +61,36 @@ def canonical_gated_input(spec: CellSpec, gi: Tensor, params: Params, hidden: in
     return torch.cat([gates, gi], dim=-1)
 
 
+def kernel_flags(spec: CellSpec) -> tuple[int, bool, bool]:
+    """(kind, reset_after, read_state) of the kernel that runs ``spec``."""
+    if spec.name in RESET_GATED:
+        return KIND_GATED, bool(spec.reset_after), spec.hidden_gates == "rzn"
+    return KINDS[spec.name], False, False
+
+
+def candidate_bias(spec: CellSpec, params: Params, hidden: int) -> Tensor | None:
+    """b_hn, the bias the reset gate multiplies (reset-after forms with biases), else None."""
+    bias_hh = params.get("bias_hh")
+    if spec.name in RESET_GATED and spec.reset_after and bias_hh is not None:
+        return bias_hh[-hidden:]
+    return None
+
+
 def fused_recurrence(
     spec: CellSpec, gi: Tensor, h0: Tensor, params: Params, lengths: Tensor | None
 ) -> tuple[Tensor, Tensor]:
     """The recurrence of any variant in one fused call; same contract as loop_recurrence."""
     hidden = h0.shape[-1]
     weight_hh = params.get("weight_hh")
-    bias_hn = None
-    read_state = False
-    if spec.name in RESET_GATED:
-        kind = KIND_GATED
-        read_state = spec.hidden_gates == "rzn"
-        bias_hh = params.get("bias_hh")
-        if spec.reset_after and bias_hh is not None:
-            bias_hn = bias_hh[-hidden:]
-        gi = canonical_gated_input(spec, gi, params, hidden)
-    else:
-        kind = KINDS[spec.name]
+    kind, reset_after, read_state = kernel_flags(spec)
+    bias_hn = candidate_bias(spec, params, hidden)
+    gi = canonical_gated_input(spec, gi, params, hidden) if kind == KIND_GATED else gi
     save = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (gi, h0, weight_hh, bias_hn)
     )
     cpu_lengths = None if lengths is None else lengths.cpu()
     output, h_n, _, _ = recurrence(
-        gi, h0, weight_hh, bias_hn, cpu_lengths, kind, bool(spec.reset_after), read_state, save
+        gi, h0, weight_hh, bias_hn, cpu_lengths, kind, reset_after, read_state, save
     )
     return output, h_n
 
