@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from grukit.train.checkpoint import read_checkpoint, restore, save_checkpoint
 from grukit.train.config import TrainConfig
+from grukit.train.progress import EpochProgress, format_duration
 
 
 class Task(Protocol):
@@ -89,16 +90,7 @@ class Trainer:
 
     def evaluate(self, split: str) -> float:
         """Mean loss per element over a split."""
-        self.model.eval()
-        total, count = 0.0, 0
-        with torch.no_grad():
-            for batch in self.task.batches(
-                split, self.config.batch_size, shuffle=False, seed=0, bucket=False
-            ):
-                batch_total, batch_count = self.task.loss(self.model, batch)
-                total += float(batch_total)
-                count += batch_count
-        return total / count
+        return mean_loss(self.model, self.task, split, self.config.batch_size)
 
     def _train_epoch(self, epoch: int) -> float:
         config = self.config
@@ -113,7 +105,7 @@ class Trainer:
                 bucket=config.bucket,
             )
         )
-        show = getattr(self.log, "isatty", lambda: False)()
+        progress = EpochProgress(self.log, epoch + 1, config.epochs, len(batches))
         for index, batch in enumerate(batches):
             noise = self._add_weight_noise() if config.weight_noise else None
             batch_total, batch_count = self.task.loss(self.model, batch)
@@ -126,16 +118,8 @@ class Trainer:
             self.optimizer.step()
             total += float(batch_total.detach())
             count += batch_count
-            if show:
-                print(
-                    f"\r  epoch {epoch + 1}: batch {index + 1}/{len(batches)}  "
-                    f"loss {total / count:.4f}",
-                    end="",
-                    file=self.log,
-                    flush=True,
-                )
-        if show:
-            print("\r", end="", file=self.log)
+            progress.update(index + 1, total / count)
+        progress.close()
         return total / count
 
     def _add_weight_noise(self) -> list[Tensor]:
@@ -185,6 +169,7 @@ class Trainer:
             train = self._train_epoch(epoch)
             seconds = time.perf_counter() - started
             valid = self.evaluate("valid")
+            epoch_wall = time.perf_counter() - started
             line = {
                 "epoch": epoch + 1,
                 "train": train,
@@ -218,7 +203,9 @@ class Trainer:
             )
             print(
                 f"epoch {epoch + 1}/{config.epochs}  train {train:.4f}  valid {valid:.4f}  "
-                f"lr {lr:.2e}  {seconds:.1f} s" + ("  (best)" if improved else ""),
+                f"lr {lr:.2e}  {seconds:.1f} s  "
+                f"<= {format_duration(epoch_wall * (config.epochs - epoch - 1))} left"
+                + ("  (best)" if improved else ""),
                 file=self.log,
                 flush=True,
             )

@@ -1,0 +1,66 @@
+"""The live progress line of a training epoch, drawn only on a terminal.
+
+On a terminal the line is redrawn in place (``\\r``) at most ``refresh`` seconds apart::
+
+      epoch 3/200 [##########..........] 45/90  loss 4.2813  38.1 batch/s  eta 0:01
+
+Anywhere else (a log file, a pipe, CI) nothing is drawn: the trainer's one line per epoch
+is the record there.
+"""
+
+from __future__ import annotations
+
+import time
+
+BAR_WIDTH = 20
+
+
+def format_duration(seconds: float) -> str:
+    """``h:mm:ss`` or ``m:ss``: 75 -> "1:15", 3725 -> "1:02:05"."""
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+class EpochProgress:
+    """Progress through the batches of one epoch: ``update(done, loss)`` after each batch,
+    ``close()`` at the end (clears the line so the epoch summary prints clean)."""
+
+    def __init__(
+        self, stream, epoch: int, epochs: int, total: int, *, refresh: float = 0.1
+    ) -> None:
+        self.stream = stream
+        self.shown = getattr(stream, "isatty", lambda: False)()
+        self.prefix = f"  epoch {epoch}/{epochs}"
+        self.total = total
+        self.refresh = refresh
+        self.started = time.perf_counter()
+        self.drawn_at = -float("inf")
+        self.width = 0
+
+    def line(self, done: int, loss: float, elapsed: float) -> str:
+        filled = BAR_WIDTH * done // max(self.total, 1)
+        bar = "#" * filled + "." * (BAR_WIDTH - filled)
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - done) / rate if rate > 0 else 0.0
+        return (
+            f"{self.prefix} [{bar}] {done}/{self.total}  loss {loss:.4f}  "
+            f"{rate:.1f} batch/s  eta {format_duration(eta)}"
+        )
+
+    def update(self, done: int, loss: float) -> None:
+        if not self.shown:
+            return
+        now = time.perf_counter()
+        if now - self.drawn_at < self.refresh and done < self.total:
+            return
+        self.drawn_at = now
+        text = self.line(done, loss, now - self.started)
+        # Pad over what a longer previous line left behind.
+        print("\r" + text.ljust(self.width), end="", file=self.stream, flush=True)
+        self.width = len(text)
+
+    def close(self) -> None:
+        if self.shown and self.width:
+            print("\r" + " " * self.width + "\r", end="", file=self.stream, flush=True)
