@@ -70,6 +70,18 @@ def test_reproduce_quick_writes_the_report(tmp_path, capsys):
     assert "| lstm | 18,144 | 36 |" in report and "jsb-curves.png" in report
     assert (out / "jsb-curves.png").is_file()
 
+    # Run again: the finished runs are reused, not retrained, and give the same table.
+    assert main(["reproduce", "chung2014", "--quick", "--limit", "8", f"--out={out}"]) == 0
+    again = capsys.readouterr()
+    assert again.out == printed
+    assert again.err.count("finished earlier, reused") == 3
+    # Other options over the same folder: refused in one line, nothing overwritten.
+    argv = ["reproduce", "chung2014", "--quick", "--limit", "8", "--seed", "1", f"--out={out}"]
+    assert main(argv) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("grukit reproduce: resume: the run in")
+    assert "train.seed: 0 then 1" in error and error.endswith("--fresh retrains")
+
 
 @pytest.mark.parametrize(
     "argv, message",

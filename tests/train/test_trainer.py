@@ -27,9 +27,8 @@ def make_model(seed=0):
 
 
 def train(out_dir, epochs, resume=False, **overrides):
-    config = TrainConfig(
-        epochs=epochs, batch_size=4, lr=3e-3, weight_noise=0.01, seed=3, **overrides
-    )
+    options = {"batch_size": 4, "lr": 3e-3, "weight_noise": 0.01, "seed": 3, **overrides}
+    config = TrainConfig(epochs=epochs, **options)
     trainer = Trainer(make_model(), MusicTask(jsb_slice()), config, out_dir, log=io.StringIO())
     return trainer, trainer.fit(resume=resume)
 
@@ -81,3 +80,19 @@ def test_corrupt_checkpoint(tmp_path):
 def test_bad_config(overrides, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**overrides)
+
+
+def test_a_finished_run_is_not_overwritten_without_resume(tmp_path):
+    train(tmp_path, epochs=1)
+    before = (tmp_path / "last" / "tensors.safetensors").read_bytes()
+    with pytest.raises(ValueError, match=r"already holds a run; resume continues it"):
+        train(tmp_path, epochs=1)
+    assert (tmp_path / "last" / "tensors.safetensors").read_bytes() == before
+
+
+def test_resume_refuses_changed_options_but_allows_more_epochs(tmp_path):
+    train(tmp_path, epochs=1)
+    with pytest.raises(ValueError, match=r"other options \(train.lr: 0.003 then 0.01\)"):
+        train(tmp_path, epochs=2, resume=True, lr=1e-2)
+    _, progress = train(tmp_path, epochs=2, resume=True)
+    assert progress["epoch"] == 2

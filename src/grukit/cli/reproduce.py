@@ -9,13 +9,15 @@ every grukit variant, each sized to the GRU's parameter count. ``--quick`` train
 epochs at most with Adam and no weight noise (about a minute on JSB): the ranking forms,
 the final numbers do not. A full run uses Chung et al.'s recipe (RMSProp, weight noise
 0.075, clipping at 1; 300 epochs at most, early stopping on validation).
-Writes report.md (the table and the learning curves) into --out.
+Writes report.md (the table and the learning curves) into --out. Run again, it reuses the
+finished runs in --out and resumes interrupted ones (``--fresh`` retrains them all).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from dataclasses import asdict
@@ -63,7 +65,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--all-variants", action="store_true", help="also every grukit variant at the same budget"
     )
     parser.add_argument(
-        "--out", default="runs/chung2014", help="report folder (default: runs/chung2014)"
+        "--out",
+        help="report folder (default: runs/chung2014, or runs/chung2014-quick with --quick)",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="retrain every model; without it finished runs in --out are reused and "
+        "interrupted ones resumed",
     )
     parser.add_argument("--seed", type=int, default=0, help="(default: 0)")
     parser.add_argument(
@@ -108,21 +117,21 @@ def run(args: argparse.Namespace) -> int:
         recurrent_parameters,
         train_music,
     )
+    from grukit.train import RunMismatch
     from grukit.train.plots import plot_learning_curves
 
     datasets = [name.strip() for name in args.datasets.split(",") if name.strip()]
     for name in datasets:
         if name not in CHUNG2014:
             raise ValueError(f"datasets: got {name!r}, wanted some of {', '.join(CHUNG2014)}")
-    out = Path(args.out)
+    out = Path(args.out or ("runs/chung2014-quick" if args.quick else "runs/chung2014"))
     out.mkdir(parents=True, exist_ok=True)
     train = training_config(args.quick, args.seed)
     started = time.perf_counter()
     report = [
         f"# Chung et al. 2014 on {', '.join(datasets)}{' (quick run)' if args.quick else ''}",
         "",
-        f"Command: `grukit reproduce chung2014 --datasets {','.join(datasets)}"
-        f"{' --quick' if args.quick else ''}{' --all-variants' if args.all_variants else ''}`",
+        f"Command: `{command_line(args, datasets)}`",
         "",
         f"Training: {json.dumps(asdict(train))}",
         "",
@@ -154,7 +163,12 @@ def run(args: argparse.Namespace) -> int:
             )
             suffix = "" if reset_after is None else f"-ra{int(reset_after)}"
             run_dir = out / dataset / f"{model}-{hidden}{suffix}"
-            result = train_music(music, train, run_dir)
+            if args.fresh and run_dir.exists():
+                shutil.rmtree(run_dir)
+            try:
+                result = train_music(music, train, run_dir, resume=True)
+            except RunMismatch as error:
+                raise RunMismatch(f"{error}; --fresh retrains") from None
             history = [
                 json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
             ]
@@ -171,6 +185,20 @@ def run(args: argparse.Namespace) -> int:
     (out / "report.md").write_text("\n".join(report) + "\n")
     print(f"report: {out / 'report.md'}")
     return 0
+
+
+def command_line(args: argparse.Namespace, datasets: list[str]) -> str:
+    """The reproduce command that gives these numbers again."""
+    words = ["grukit reproduce chung2014", f"--datasets {','.join(datasets)}"]
+    if args.data_dir:
+        words.append(f"--data-dir {args.data_dir}")
+    words += [
+        flag for flag, on in (("--quick", args.quick), ("--all-variants", args.all_variants)) if on
+    ]
+    words += [
+        f"--{name} {value}" for name, value in (("seed", args.seed), ("limit", args.limit)) if value
+    ]
+    return " ".join(words)
 
 
 def format_table(dataset: str, rows, baseline: float) -> str:

@@ -65,6 +65,24 @@ def learning_rate(config: TrainConfig, epoch: int, plateau_halvings: int) -> flo
     return config.lr
 
 
+class RunMismatch(ValueError):
+    """A run folder holds a run started with other options than the ones given now."""
+
+
+def changed_options(saved: dict, current: dict, prefix: str = "") -> list[str]:
+    """The options (dotted names) whose values differ between two run configs, except
+    ``epochs``: a resumed run may be given more of them."""
+    changed = []
+    for key in sorted(set(saved) | set(current)):
+        name = prefix + key
+        old, new = saved.get(key), current.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            changed += changed_options(old, new, name + ".")
+        elif key != "epochs" and old != new:
+            changed.append(f"{name}: {old!r} then {new!r}")
+    return changed
+
+
 class Trainer:
     """Train ``model`` on ``task`` with ``config``, writing into ``out_dir``:
     ``metrics.jsonl`` (one line per epoch), ``best/`` and ``last/`` checkpoints.
@@ -149,10 +167,28 @@ class Trainer:
             "history": [],
             "stopped_early": False,
         }
-        if resume and (self.out_dir / "last").exists():
-            tensors, state = read_checkpoint(self.out_dir / "last")
+        last = self.out_dir / "last"
+        if last.exists() and not resume:
+            raise ValueError(
+                f"out: {str(self.out_dir)!r} already holds a run; resume continues it, "
+                "or pick another folder"
+            )
+        if resume and last.exists():
+            tensors, state = read_checkpoint(last)
+            changed = changed_options(state.get("config", {}), self.run_config)
+            if changed:
+                raise RunMismatch(
+                    f"resume: the run in {str(self.out_dir)!r} was started with other options "
+                    f"({', '.join(changed)}); only epochs may change on resume"
+                )
             progress = restore(tensors, state, self.model, self.optimizer, restore_rng=True)
-            print(f"resuming after epoch {progress['epoch']}", file=self.log)
+            finished = progress["stopped_early"] or progress["epoch"] >= self.config.epochs
+            print(
+                f"{self.out_dir}: "
+                + ("finished earlier, reused" if finished else "resuming")
+                + f" after epoch {progress['epoch']}",
+                file=self.log,
+            )
         else:
             torch.manual_seed(self.config.seed)
         metrics = self.out_dir / "metrics.jsonl"
