@@ -123,6 +123,8 @@ def gru_family_spec(name: str, reset_after: bool) -> CellSpec:
         hidden_gates="rzn" if gates_read_state else "n",
         bias_ih_gates="rzn" if gate_bias_in_ih else "n",
         bias_hh_gates=("rz" if gate_bias_in_hh else "") + candidate,
+        update_gate="z",
+        update_keeps=True,
         step=functools.partial(
             gated_step,
             gates_read_input=gates_read_input,

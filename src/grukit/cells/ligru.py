@@ -99,6 +99,8 @@ def ligru_spec(norm: str) -> CellSpec:
         bias_ih_gates="",
         bias_hh_gates="",
         step=ligru_step,
+        update_gate="z",
+        update_keeps=True,
         project_input=functools.partial(normalised_projection, norm=norm),
         equations=f"z = s(N(W_iz x) + W_hz h); n = relu(N(W_in x) + W_hn h); "
         f"h' = z*h + (1-z)*n; N = {norm} norm",

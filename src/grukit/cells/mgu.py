@@ -37,6 +37,8 @@ MGU = CellSpec(
     bias_ih_gates="fn",
     bias_hh_gates="",
     step=mgu_step,
+    update_gate="f",
+    update_keeps=False,
     equations="f = s(W_if x + W_hf h + b_f); n = tanh(W_in x + W_hn (f*h) + b_n); "
     "h' = (1-f)*h + f*n",
 )

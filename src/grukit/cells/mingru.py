@@ -35,6 +35,8 @@ MINGRU = CellSpec(
     hidden_gates="",
     bias_ih_gates="zn",
     bias_hh_gates="",
+    update_gate="z",
+    update_keeps=False,
     step=mingru_step,
     equations="z = s(W_iz x + b_z); n = W_in x + b_n; h' = (1-z)*h + z*n",
 )

@@ -75,6 +75,10 @@ class CellSpec:
         bias_ih_gates: gates that have an entry in ``bias_ih`` (when ``bias=True``).
         bias_hh_gates: gates that have an entry in ``bias_hh`` (when ``bias=True``).
         step: ``(gi_t, h, params) -> h'``, the pure-PyTorch reference of one step.
+        update_gate: the letter of the gate that mixes old state and candidate.
+        update_keeps: True if that gate is the fraction of the old state kept
+            (``h' = u*h + (1-u)*n``), False if it is the fraction written
+            (``h' = (1-u)*h + u*n``).
         project_input: ``(x, params, valid, training, linear=F.linear) -> gi``, all steps
             at once; ``linear`` is the backend's GEMM with bias.
         equations: the variant's equations, for documentation and ``explain()``.
@@ -88,6 +92,8 @@ class CellSpec:
     bias_ih_gates: str
     bias_hh_gates: str
     step: Step
+    update_gate: str
+    update_keeps: bool
     project_input: ProjectInput = linear_projection
     equations: str = ""
 
@@ -116,10 +122,13 @@ class CellSpec:
         width = (len(self.input_gates) * hidden_size,)
         return {"norm_running_mean": width, "norm_running_var": width}
 
-    def reset_parameters(self, params: Params, hidden_size: int) -> None:
+    def reset_parameters(
+        self, params: Params, hidden_size: int, t_max: float | None = None
+    ) -> None:
         """Initialise in place as torch.nn.GRU does: weights and biases ~ U(-1/sqrt(H), 1/sqrt(H)).
 
         Normalisation scales start at 1 and shifts at 0, running mean 0 and variance 1.
+        With ``t_max``, the update gate's bias then gets :meth:`chrono_initialise`.
         """
         bound = 1.0 / math.sqrt(hidden_size)
         with torch.no_grad():
@@ -130,6 +139,42 @@ class CellSpec:
                     tensor.zero_()
                 else:
                     tensor.uniform_(-bound, bound)
+        if t_max is not None:
+            self.chrono_initialise(params, hidden_size, t_max)
+
+    def chrono_initialise(self, params: Params, hidden_size: int, t_max: float) -> None:
+        """Chrono initialisation (Tallec & Ollivier 2018) of the update gate's bias, in place.
+
+        Each unit j draws a time scale ``u_j ~ U(1, t_max - 1)`` and its update-gate bias
+        becomes ``b_j = log(u_j)`` if the gate keeps the old state (``-log(u_j)`` if it
+        writes the candidate), so that with no input a unit keeps a fraction
+        ``u_j / (1 + u_j)`` of its state per step: it forgets over about ``1 + u_j`` steps,
+        spread between 2 and ``t_max``. The update gate's bias sits in the first of
+        ``norm_bias`` (the batch-norm shift), ``bias_ih``, ``bias_hh`` that has it; its entries
+        in the others are zeroed, so the sum is exactly ``b``.
+        """
+        carriers = [
+            (role, gates)
+            for role, gates in (
+                ("norm_bias", self.input_gates),
+                ("bias_ih", self.bias_ih_gates),
+                ("bias_hh", self.bias_hh_gates),
+            )
+            if role in params and self.update_gate in gates
+        ]
+        if not carriers:
+            raise ValueError(
+                f"init: got 'chrono' for variant {self.name!r}, which has no update-gate bias "
+                "to set (gru2 has none; bias=False removes them)"
+            )
+        H = hidden_size
+        scales = torch.empty(H, dtype=torch.float64).uniform_(1.0, t_max - 1.0)
+        bias = scales.log() if self.update_keeps else -scales.log()
+        with torch.no_grad():
+            for index, (role, gates) in enumerate(carriers):
+                start = gates.index(self.update_gate) * H
+                block = params[role][start : start + H]
+                block.copy_(bias) if index == 0 else block.zero_()
 
     def options_repr(self) -> str:
         """The options that select this spec, as keyword arguments: "variant='gru', ..."."""

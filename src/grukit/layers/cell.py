@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from grukit.cells import CellSpec, Params, cell_spec
 from grukit.layers.cell_tensors import gather_cell_tensors, register_cell_tensors
-from grukit.layers.checks import check_size, check_tensor
+from grukit.layers.checks import check_init, check_size, check_tensor
 
 
 class GRUCell(nn.Module):
@@ -15,7 +15,7 @@ class GRUCell(nn.Module):
 
     Args:
         input_size: I; hidden_size: H; bias: whether the cell has its biases.
-        variant, reset_after, norm: as for ``grukit.GRU``.
+        variant, reset_after, norm, init, t_max: as for ``grukit.GRU``.
 
     Shapes: input (B, I) or unbatched (I,); hx (B, H) or (H,), zeros when None;
     output (B, H) or (H,).
@@ -34,6 +34,8 @@ class GRUCell(nn.Module):
         variant: str = "gru",
         reset_after: bool | None = None,
         norm: str | None = None,
+        init: str = "default",
+        t_max: float | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -42,6 +44,7 @@ class GRUCell(nn.Module):
         self.hidden_size = check_size("hidden_size", hidden_size)
         self.bias = bool(bias)
         self.spec: CellSpec = cell_spec(variant, reset_after, norm)
+        self.init, self.t_max = check_init(init, t_max)
         self._tensor_names = register_cell_tensors(
             self,
             self.spec,
@@ -62,12 +65,13 @@ class GRUCell(nn.Module):
         return gather_cell_tensors(self, self._tensor_names)
 
     def reset_parameters(self) -> None:
-        self.spec.reset_parameters(self.cell_params(), self.hidden_size)
+        self.spec.reset_parameters(self.cell_params(), self.hidden_size, self.t_max)
 
     def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}, {self.spec.options_repr()}" + (
-            "" if self.bias else ", bias=False"
-        )
+        text = f"{self.input_size}, {self.hidden_size}, {self.spec.options_repr()}"
+        if self.init != "default":
+            text += f", init={self.init!r}, t_max={self.t_max:g}"
+        return text + ("" if self.bias else ", bias=False")
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """One step: input (B, I) or (I,), hx (B, H) or (H,) -> h' of hx's shape."""

@@ -27,6 +27,23 @@ def check_dropout(value: object) -> float:
     return float(value)
 
 
+INITS = ("default", "chrono")
+
+
+def check_init(init: object, t_max: object) -> tuple[str, float | None]:
+    """``init`` is "default" (torch.nn.GRU's uniform) or "chrono", which needs ``t_max`` > 2,
+    the longest dependency span in steps the gates should start out able to hold."""
+    if init not in INITS:
+        raise ValueError(f"init: got {init!r}, wanted one of {', '.join(INITS)}")
+    if init == "default":
+        if t_max is not None:
+            raise ValueError(f"t_max: got {t_max!r} with init='default'; it is for init='chrono'")
+        return "default", None
+    if isinstance(t_max, bool) or not isinstance(t_max, (int, float)) or not t_max > 2:
+        raise ValueError(f"t_max: got {t_max!r}, wanted a number > 2 with init='chrono'")
+    return "chrono", float(t_max)
+
+
 def check_tensor(
     name: str,
     value: object,

@@ -12,7 +12,13 @@ from grukit.cells import CellSpec, Params, cell_spec
 from grukit.kernels import BackendChoice, choose_backend, run_sequence
 from grukit.kernels.dispatch import check_backend
 from grukit.layers.cell_tensors import gather_cell_tensors, register_cell_tensors
-from grukit.layers.checks import check_dropout, check_lengths, check_size, check_tensor
+from grukit.layers.checks import (
+    check_dropout,
+    check_init,
+    check_lengths,
+    check_size,
+    check_tensor,
+)
 from grukit.layers.stream import Stream
 
 
@@ -39,6 +45,11 @@ class GRU(nn.Module):
         reset_after: for the reset-gated variants, True (default, torch's form) or False
             (Cho et al. 2014); None means the variant's default.
         norm: for ``ligru``: "batch" (default) or "layer".
+        init: "default" (torch.nn.GRU's U(-1/sqrt(H), 1/sqrt(H)) for every tensor) or
+            "chrono" (Tallec & Ollivier 2018): the update gate's bias then starts at
+            ±log(U(1, t_max - 1)) so that units hold their state over 2..t_max steps
+            (``CellSpec.chrono_initialise``). Every variant but gru2 (no gate bias).
+        t_max: with init="chrono", the longest span in steps to be remembered (> 2).
         backend: "auto" or a name from ``grukit.kernels.BACKENDS``.
 
     Shapes (D = 2 if bidirectional else 1, L = num_layers):
@@ -67,6 +78,8 @@ class GRU(nn.Module):
         variant: str = "gru",
         reset_after: bool | None = None,
         norm: str | None = None,
+        init: str = "default",
+        t_max: float | None = None,
         backend: str = "auto",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
@@ -80,6 +93,7 @@ class GRU(nn.Module):
         self.dropout = check_dropout(dropout)
         self.bidirectional = bool(bidirectional)
         self.spec: CellSpec = cell_spec(variant, reset_after, norm)
+        self.init, self.t_max = check_init(init, t_max)
         self.backend = check_backend(backend)
         if self.dropout > 0 and self.num_layers == 1:
             warnings.warn(
@@ -128,7 +142,7 @@ class GRU(nn.Module):
         for names in self._tensor_names:
             for direction_names in names:
                 self.spec.reset_parameters(
-                    gather_cell_tensors(self, direction_names), self.hidden_size
+                    gather_cell_tensors(self, direction_names), self.hidden_size, self.t_max
                 )
 
     def flatten_parameters(self) -> None:
@@ -164,6 +178,8 @@ class GRU(nn.Module):
         if self.bidirectional:
             text += ", bidirectional=True"
         text += f", {self.spec.options_repr()}"
+        if self.init != "default":
+            text += f", init={self.init!r}, t_max={self.t_max:g}"
         if self.backend != "auto":
             text += f", backend={self.backend!r}"
         return text
