@@ -9,9 +9,9 @@ import math
 
 import pytest
 import torch
-from tests.helpers import VARIANT_CONFIGS, config_id, layer_kwargs
 
 import grukit
+from helpers import VARIANT_CONFIGS, config_id, layer_kwargs
 
 CHRONO_CONFIGS = [config for config in VARIANT_CONFIGS if config[0] != "gru2"]
 H, T_MAX = 512, 600.0
