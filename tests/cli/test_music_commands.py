@@ -57,7 +57,7 @@ def test_config_file_and_overrides(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--config", str(config), "--lr", "0.02", f"--out={out}"]) == 0
     saved = json.loads((out / "last" / "state.json").read_text())["config"]
-    assert saved["music"]["model"] == "mgu" and saved["music"]["hidden"] == 10
+    assert saved["model"]["model"] == "mgu" and saved["model"]["hidden"] == 10
     assert saved["train"]["lr"] == 0.02 and saved["train"]["epochs"] == 1
 
 

@@ -12,7 +12,7 @@ import torch
 import grukit
 from grukit.data import load_music
 from grukit.models import PolyphonicModel
-from grukit.tasks import MusicTask
+from grukit.tasks.music import MusicTask
 from grukit.train import CheckpointError, TrainConfig, Trainer, read_checkpoint, restore
 
 

@@ -21,7 +21,10 @@ def main(argv: list[str] | None = None) -> int:
             description=module.__doc__,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        module.add_arguments(sub)
+        if module is train:  # its options depend on --task
+            module.add_arguments(sub, sys.argv[1:] if argv is None else argv)
+        else:
+            module.add_arguments(sub)
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command].run(args)

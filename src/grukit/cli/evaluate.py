@@ -1,4 +1,5 @@
-"""Score a checkpoint on a split: the model is rebuilt from the config saved with it."""
+"""Score a checkpoint on a split: the task and model are rebuilt from the config saved
+with it."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from grukit.tasks.music import evaluate_checkpoint
+    from grukit.tasks.runner import evaluate_checkpoint
 
     result = evaluate_checkpoint(args.checkpoint, args.split)
+    scores = ", ".join(f"{name.upper()} {value:.4f}" for name, value in result["scores"].items())
     print(
-        f"{result['model']} on {result['dataset']} {result['split']}: "
-        f"NLL {result['nll']:.4f} nats per step (checkpoint after epoch {result['epoch']})"
+        f"{result['model']} on {result['data']} {result['split']}: {scores} "
+        f"(checkpoint after epoch {result['epoch']})"
     )
     return 0

@@ -105,26 +105,25 @@ def training_config(quick: bool, seed: int):
 
 def hidden_for_budget(model: str, reset_after, budget: int) -> int:
     """The width whose recurrent parameter count is closest to ``budget``."""
-    from grukit.tasks.music import MusicConfig, build_model, recurrent_parameters
-
-    counts = {
-        h: recurrent_parameters(
-            build_model(MusicConfig(model=model, hidden=h, reset_after=reset_after))
-        )
-        for h in range(4, 400)
-    }
+    counts = {h: paper_model_parameters(model, h, reset_after) for h in range(4, 400)}
     return min(counts, key=lambda h: abs(counts[h] - budget))
+
+
+def paper_model_parameters(model: str, hidden: int, reset_after) -> int:
+    from grukit.data.music import KEYS
+    from grukit.models import ModelConfig, build_recurrent
+
+    recurrent = build_recurrent(
+        ModelConfig(model=model, hidden=hidden, reset_after=reset_after), KEYS
+    )
+    return sum(p.numel() for p in recurrent.parameters())
 
 
 def run(args: argparse.Namespace) -> int:
     from grukit.data.music import independent_bernoulli_nll
-    from grukit.tasks.music import (
-        MusicConfig,
-        build_model,
-        load_splits,
-        recurrent_parameters,
-        train_music,
-    )
+    from grukit.models import ModelConfig
+    from grukit.tasks.music import DataConfig, load_splits
+    from grukit.tasks.runner import train_task
     from grukit.train import RunMismatch
     from grukit.train.plots import plot_learning_curves
 
@@ -147,34 +146,24 @@ def run(args: argparse.Namespace) -> int:
     for dataset in datasets:
         models = list(PAPER_MODELS)
         if args.all_variants:
-            gru_budget = recurrent_parameters(
-                build_model(MusicConfig(model="gru", hidden=46, reset_after=False))
-            )
+            gru_budget = paper_model_parameters("gru", 46, False)
             models += [(m, hidden_for_budget(m, ra, gru_budget), ra) for m, ra in VARIANT_MODELS]
         rows, histories = [], {}
-        baseline_splits = load_splits(
-            MusicConfig(dataset=dataset, data_dir=args.data_dir, limit=args.limit)
-        )
+        data = DataConfig(dataset=dataset, data_dir=args.data_dir, limit=args.limit)
+        baseline_splits = load_splits(data)
         baseline = independent_bernoulli_nll(baseline_splits["train"], baseline_splits["test"])
         for model, hidden, reset_after in models:
             label = model + (
                 "" if reset_after is None else f" (reset_after={str(reset_after).lower()})"
             )
             print(f"[{dataset}] training {label}, {hidden} units ...", file=sys.stderr, flush=True)
-            music = MusicConfig(
-                dataset=dataset,
-                data_dir=args.data_dir,
-                model=model,
-                hidden=hidden,
-                reset_after=reset_after,
-                limit=args.limit,
-            )
+            model_config = ModelConfig(model=model, hidden=hidden, reset_after=reset_after)
             suffix = "" if reset_after is None else f"-ra{int(reset_after)}"
             run_dir = out / dataset / f"{model}-{hidden}{suffix}"
             if args.fresh and run_dir.exists():
                 shutil.rmtree(run_dir)
             try:
-                result = train_music(music, train, run_dir, resume=True)
+                result = train_task("music", data, model_config, train, run_dir, resume=True)
             except RunMismatch as error:
                 raise RunMismatch(f"{error}; --fresh retrains") from None
             history = [

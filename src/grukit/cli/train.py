@@ -1,8 +1,12 @@
 """Train a model on a task, e.g.
 
     grukit train --task music --dataset jsb --model gru --hidden 46 --reset-after false
+    grukit train --task adding --seq-len 600 --model gru --hidden 150
+    grukit train --task copy --model gru --init chrono --t-max 1000
+    grukit train --task digits --permuted true
 
-Options come from their defaults, then ``--config FILE`` (TOML or JSON; sections are
+``grukit train --task NAME --help`` lists that task's data options with its defaults.
+Options come from the task's defaults, then ``--config FILE`` (TOML or JSON; sections are
 allowed), then the command line (``--lr=0.001`` or ``--lr 0.001``). The run folder gets
 metrics.jsonl, best/ and last/ checkpoints (safetensors + JSON), curves.png and
 result.json; ``--resume`` continues a killed run where its last checkpoint left it.
@@ -12,46 +16,88 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "train a model on a task (music: next-step polyphonic piano rolls)"
+HELP = "train a model on a task (music, adding, copy, digits)"
+DEFAULT_TASK = "music"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from grukit.tasks.music import MusicConfig
+def task_in(argv: list[str] | None) -> str:
+    """The ``--task`` value on a command line (the default if absent), read before parsing,
+    so that ``--help`` and the parser show that task's own options."""
+    argv = argv or []
+    for index, word in enumerate(argv):
+        if word == "--task" and index + 1 < len(argv):
+            return argv[index + 1]
+        if word.startswith("--task="):
+            return word.split("=", 1)[1]
+    return DEFAULT_TASK
+
+
+def add_arguments(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> None:
+    from grukit.models import ModelConfig
+    from grukit.tasks import TASKS
+    from grukit.tasks.runner import task_module
     from grukit.train.config import TrainConfig
     from grukit.train.config import add_arguments as add_fields
 
     parser.add_argument(
-        "--task", default="music", choices=["music"], help="the task (default: music)"
+        "--task",
+        default=DEFAULT_TASK,
+        choices=list(TASKS),
+        help=f"the task (default: {DEFAULT_TASK})",
     )
     parser.add_argument(
         "--config", help="TOML or JSON file of options; the command line overrides it"
     )
-    parser.add_argument("--out", help="run folder (default: runs/<dataset>-<model>-<hidden>)")
+    parser.add_argument("--out", help="run folder (default: runs/<task data>-<model>-<hidden>)")
     parser.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
     )
-    add_fields(parser, MusicConfig)
-    add_fields(parser, TrainConfig)
+    name = task_in(argv)
+    if name not in TASKS:  # argparse's choices check says so in its own words
+        return
+    module = task_module(name)
+    add_fields(parser, module.DataConfig, title=f"data ({name})")
+    add_fields(parser, ModelConfig, module.MODEL_DEFAULTS)
+    add_fields(parser, TrainConfig, module.TRAIN_DEFAULTS)
 
 
 def run(args: argparse.Namespace) -> int:
-    from grukit.tasks.music import MusicConfig, train_music
+    from grukit.models import ModelConfig
+    from grukit.tasks.runner import task_module, train_task
     from grukit.train.config import TrainConfig, build, read_config_file, unknown_keys
 
+    module = task_module(args.task)
     file_values = read_config_file(args.config) if args.config else {}
-    unknown = unknown_keys(file_values, MusicConfig, TrainConfig)
+    unknown = unknown_keys(file_values, module.DataConfig, ModelConfig, TrainConfig)
     if unknown:
         raise ValueError(f"config: unknown option(s) {', '.join(unknown)} in {args.config}")
     options = vars(args)
-    music = build(MusicConfig, file_values, options)
-    train = build(TrainConfig, file_values, options)
-    out = args.out or f"runs/{music.dataset}-{music.model}-{music.hidden}"
-    result = train_music(music, train, out, resume=args.resume)
-    print(
-        f"{music.model} ({result['recurrent_parameters']:,} recurrent parameters) on "
-        f"{music.dataset}: NLL train {result['train_nll']:.3f}, valid {result['valid_nll']:.3f}, "
-        f"test {result['test_nll']:.3f} (best epoch {result['best_epoch']} of {result['epochs']}, "
-        f"{result['seconds_per_epoch']:.1f} s/epoch, backend {result['backend']})"
-    )
+    data = build(module.DataConfig, file_values, options)
+    model = build(ModelConfig, module.MODEL_DEFAULTS, file_values, options)
+    train = build(TrainConfig, module.TRAIN_DEFAULTS, file_values, options)
+    task = module.make_task(data)
+    out = args.out or f"runs/{task.title}-{model.model}-{model.hidden}"
+    result = train_task(args.task, data, model, train, out, resume=args.resume)
+    print(summary(result))
     print(f"run folder: {out}")
     return 0
+
+
+def summary(result: dict) -> str:
+    """One line: the model, its size, every split's scores, and how the run went."""
+    metric = result["metric"]
+    scores = ", ".join(
+        f"{split} {result[f'{split}_{metric}']:.4g}" for split in ("train", "valid", "test")
+    )
+    extra = [
+        f"{key} {value:.4g}"
+        for key, value in result.items()
+        if key.startswith("test_") and key != f"test_{metric}"
+    ]
+    return (
+        f"{result['model']} ({result['recurrent_parameters']:,} recurrent parameters) on "
+        f"{result['data']}: {metric.upper()} {scores}"
+        + (f"; {', '.join(extra)}" if extra else "")
+        + f" (best epoch {result['best_epoch']} of {result['epochs']}, "
+        f"{result['seconds_per_epoch']:.1f} s/epoch, backend {result['backend']})"
+    )

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from grukit.kernels.reference import valid_steps
-from grukit.layers import GRU
+from grukit.models.heads import StepReadout
 
 
 def polyphonic_nll(logits: Tensor, targets: Tensor, lengths: Tensor) -> tuple[Tensor, int]:
@@ -27,9 +26,9 @@ def polyphonic_nll(logits: Tensor, targets: Tensor, lengths: Tensor) -> tuple[Te
     return total, int(lengths.sum())
 
 
-class PolyphonicModel(nn.Module):
+class PolyphonicModel(StepReadout):
     """A recurrent layer (any grukit variant, torch.nn.LSTM or torch.nn.RNN), then a linear
-    read-out to one logit per key.
+    read-out to one logit per key: inputs (T, B, K), lengths (B,) -> logits (T, B, K).
 
     Args:
         recurrent: the layer; time-major, unidirectional.
@@ -37,18 +36,4 @@ class PolyphonicModel(nn.Module):
     """
 
     def __init__(self, recurrent: nn.Module, keys: int = 88) -> None:
-        super().__init__()
-        if getattr(recurrent, "batch_first", False) or getattr(recurrent, "bidirectional", False):
-            raise ValueError("recurrent: wanted a time-major, unidirectional layer")
-        self.recurrent = recurrent
-        self.readout = nn.Linear(recurrent.hidden_size, keys)
-
-    def forward(self, inputs: Tensor, lengths: Tensor) -> Tensor:
-        """inputs (T, B, K), lengths (B,) -> logits (T, B, K); padded steps' logits are junk
-        that :func:`polyphonic_nll` leaves out."""
-        if isinstance(self.recurrent, GRU):
-            hidden, _ = self.recurrent(inputs, lengths=lengths)
-        else:
-            packed = pack_padded_sequence(inputs, lengths.cpu(), enforce_sorted=False)
-            hidden, _ = pad_packed_sequence(self.recurrent(packed)[0], total_length=inputs.shape[0])
-        return self.readout(hidden)
+        super().__init__(recurrent, keys)

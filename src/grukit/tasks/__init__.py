@@ -1,5 +1,9 @@
-"""Tasks: a data set, a model's loss on its batches, for the trainer."""
+"""Tasks for the trainer: the data, the loss and the head of each (see ``runner``)."""
 
-from grukit.tasks.music import MusicTask
-
-__all__ = ["MusicTask"]
+TASKS = {
+    "music": "grukit.tasks.music",
+    "adding": "grukit.tasks.adding",
+    "copy": "grukit.tasks.copy_memory",
+    "digits": "grukit.tasks.digits",
+}
+"""Task name -> the module that offers its DataConfig and make_task."""

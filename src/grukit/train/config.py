@@ -86,11 +86,18 @@ def _parser_type(annotation: Any):
     return parse_bool if annotation is bool else annotation
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    """One ``--name`` option per field of ``cls``, documented with its default."""
-    group = parser.add_argument_group(cls.__name__, cls.__doc__)
+def add_arguments(
+    parser: argparse.ArgumentParser,
+    cls: type,
+    defaults: dict | None = None,
+    title: str | None = None,
+) -> None:
+    """One ``--name`` option per field of ``cls``, documented with its default (``defaults``
+    overrides the dataclass's, e.g. a task's own model size)."""
+    group = parser.add_argument_group(title or cls.__name__, cls.__doc__)
     for item in fields(cls):
         default = item.default if item.default is not MISSING else None
+        default = (defaults or {}).get(item.name, default)
         group.add_argument(
             f"--{item.name.replace('_', '-')}",
             dest=item.name,

@@ -1,0 +1,71 @@
+"""Task heads: a recurrent layer and a linear read-out, per step or per sequence.
+
+Shape legend: T time, B batch, I input features, H hidden units, O outputs.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from grukit.kernels.reference import valid_steps
+from grukit.layers import GRU
+
+POOLINGS = ("last", "mean")
+
+
+def encode(recurrent: nn.Module, inputs: Tensor, lengths: Tensor) -> Tensor:
+    """Run a time-major unidirectional layer over padded ``inputs`` (T, B, I) with
+    ``lengths`` (B,): the outputs (T, B, H), zero at padded steps. grukit layers take the
+    lengths directly; torch's go through a PackedSequence."""
+    if isinstance(recurrent, GRU):
+        return recurrent(inputs, lengths=lengths)[0]
+    packed = pack_padded_sequence(inputs, lengths.cpu(), enforce_sorted=False)
+    return pad_packed_sequence(recurrent(packed)[0], total_length=inputs.shape[0])[0]
+
+
+def check_recurrent(recurrent: nn.Module) -> None:
+    if getattr(recurrent, "batch_first", False) or getattr(recurrent, "bidirectional", False):
+        raise ValueError("recurrent: wanted a time-major, unidirectional layer")
+
+
+class StepReadout(nn.Module):
+    """``y_t = W h_t + b`` at every step: inputs (T, B, I), lengths (B,) -> (T, B, O).
+    Padded steps' outputs are junk for the loss to leave out."""
+
+    def __init__(self, recurrent: nn.Module, outputs: int) -> None:
+        super().__init__()
+        check_recurrent(recurrent)
+        self.recurrent = recurrent
+        self.readout = nn.Linear(recurrent.hidden_size, outputs)
+
+    def forward(self, inputs: Tensor, lengths: Tensor) -> Tensor:
+        return self.readout(encode(self.recurrent, inputs, lengths))
+
+
+class PooledReadout(nn.Module):
+    """``y = W pool(h_1..h_len) + b`` per sequence: inputs (T, B, I), lengths (B,) -> (B, O).
+
+    pooling: "last" takes each sequence's state after its own last step, h_len; "mean"
+    averages its valid steps, (1/len) sum_{t<len} h_t. Padding never enters either.
+    """
+
+    def __init__(self, recurrent: nn.Module, outputs: int, pooling: str = "last") -> None:
+        super().__init__()
+        check_recurrent(recurrent)
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling: got {pooling!r}, wanted one of {', '.join(POOLINGS)}")
+        self.recurrent = recurrent
+        self.pooling = pooling
+        self.readout = nn.Linear(recurrent.hidden_size, outputs)
+
+    def forward(self, inputs: Tensor, lengths: Tensor) -> Tensor:
+        hidden = encode(self.recurrent, inputs, lengths)  # (T, B, H), 0 where padded
+        lengths = lengths.to(hidden.device)
+        if self.pooling == "last":
+            index = (lengths - 1).view(1, -1, 1).expand(1, -1, hidden.shape[-1])
+            pooled = hidden.gather(0, index)[0]
+        else:
+            valid = valid_steps(lengths, hidden.shape[0])
+            pooled = hidden.where(valid, 0).sum(0) / lengths.view(-1, 1).to(hidden.dtype)
+        return self.readout(pooled)

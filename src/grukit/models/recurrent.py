@@ -1,0 +1,89 @@
+"""The recurrent layer of a task model, by name: a grukit variant, or torch's LSTM or tanh
+RNN as the peers to compare with. One place builds them all, so every task offers the
+same models and options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from grukit.cells import RESET_GATED, VARIANTS
+from grukit.layers import GRU
+from grukit.layers.checks import check_init
+from grukit.train.config import option
+
+MODELS = ("rnn", "lstm", *VARIANTS)
+
+
+@dataclass
+class ModelConfig:
+    """Which recurrent model, and its size."""
+
+    model: str = option("gru", "rnn (tanh), lstm, or a grukit variant: " + ", ".join(VARIANTS))
+    hidden: int = option(46, "hidden units of each recurrent layer")
+    layers: int = option(1, "stacked recurrent layers")
+    dropout: float = option(0.0, "dropout between stacked layers")
+    reset_after: bool | None = option(
+        None, "gru family: reset after the recurrent matmul (true) or before it (false: Cho, Chung)"
+    )
+    init: str = option("default", "default, or chrono (gate biases for spans up to --t-max)")
+    t_max: float | None = option(None, "chrono: the longest span in steps to remember")
+    backend: str = option("auto", "grukit backend: auto, fused or reference")
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ValueError(f"model: got {self.model!r}, wanted one of {', '.join(MODELS)}")
+        for name in ("hidden", "layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: got {getattr(self, name)}, wanted an int >= 1")
+        if not 0 <= self.dropout <= 1:
+            raise ValueError(f"dropout: got {self.dropout}, wanted a number in [0, 1]")
+        check_init(self.init, self.t_max)
+        if self.init == "chrono" and self.model == "rnn":
+            raise ValueError("init: got 'chrono' for model 'rnn', which has no gates")
+
+
+def build_recurrent(config: ModelConfig, input_size: int) -> nn.Module:
+    """The time-major recurrent layer ``config`` names, reading ``input_size`` features."""
+    if config.model == "lstm":
+        lstm = nn.LSTM(input_size, config.hidden, config.layers, dropout=config.dropout)
+        if config.init == "chrono":
+            chrono_initialise_lstm(lstm, config.t_max)
+        return lstm
+    if config.model == "rnn":
+        return nn.RNN(
+            input_size, config.hidden, config.layers, nonlinearity="tanh", dropout=config.dropout
+        )
+    return GRU(
+        input_size,
+        config.hidden,
+        config.layers,
+        dropout=config.dropout,
+        variant=config.model,
+        reset_after=config.reset_after if config.model in RESET_GATED else None,
+        init=config.init,
+        t_max=config.t_max,
+        backend=config.backend,
+    )
+
+
+def chrono_initialise_lstm(lstm: nn.LSTM, t_max: float) -> None:
+    """Tallec & Ollivier (2018) for torch.nn.LSTM (gates i, f, g, o): forget bias
+    ``b_f = log(U(1, t_max - 1))``, input bias ``b_i = -b_f``, in ``bias_ih``; the
+    ``bias_hh`` entries of both gates are zeroed so the sums are exactly those."""
+    H = lstm.hidden_size
+    with torch.no_grad():
+        for layer in range(lstm.num_layers):
+            forget = torch.empty(H).uniform_(1.0, t_max - 1.0).log()
+            bias_ih = getattr(lstm, f"bias_ih_l{layer}")
+            bias_hh = getattr(lstm, f"bias_hh_l{layer}")
+            bias_ih[:H] = -forget
+            bias_ih[H : 2 * H] = forget
+            bias_hh[: 2 * H] = 0
+
+
+def recurrent_parameters(model: nn.Module) -> int:
+    """Parameters of a task model's recurrent layer (the papers' budgets count only these)."""
+    return sum(p.numel() for p in model.recurrent.parameters())

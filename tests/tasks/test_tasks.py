@@ -1,0 +1,108 @@
+"""The long-term-dependency tasks: each generator has the stated layout, statistics and
+baseline; the digits splits have the documented sizes and label ranges."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from grukit.tasks import adding, copy_memory, digits
+
+
+def test_adding_sequences_layout_and_baseline():
+    task = adding.make_task(adding.DataConfig(seq_len=50, train_size=20_000, test_size=10))
+    values, marked, targets = task.splits["train"]
+    assert values.shape == (20_000, 50) and values.min() >= 0 and values.max() < 1
+    assert np.all(marked[:, 0] != marked[:, 1])
+    np.testing.assert_allclose(targets, values[np.arange(20_000)[:, None], marked].sum(1))
+    # Markers land anywhere: every step is marked about 2/T of the time.
+    hits = np.bincount(marked.ravel(), minlength=50) / 20_000
+    assert np.all(np.abs(hits - 2 / 50) < 0.01)
+    # Always answering 1 scores Var(v_a + v_b) = 1/6; 20,000 draws: standard error ~0.0015.
+    assert abs(np.mean((targets - 1) ** 2) - adding.BASELINE_MSE) < 0.006
+    inputs, batch_targets, lengths = task.batch("train", [3, 7])
+    assert inputs.shape == (50, 2, 2) and lengths.tolist() == [50, 50]
+    assert inputs[:, :, 1].sum(0).tolist() == [2.0, 2.0]
+    marked_sum = (inputs[:, :, 0] * inputs[:, :, 1]).sum(0)
+    torch.testing.assert_close(marked_sum, batch_targets)
+
+
+def test_adding_loss_is_the_mean_squared_error():
+    task = adding.make_task(adding.DataConfig(seq_len=5, train_size=8, test_size=4))
+
+    class AnswerOne(nn.Module):
+        def forward(self, inputs, lengths):
+            return torch.ones(inputs.shape[1], 1)
+
+    batch = task.batch("test", [0, 1, 2, 3])
+    total, count = task.loss(AnswerOne(), batch)
+    assert count == 4
+    assert math.isclose(float(total), float(((batch[1] - 1) ** 2).sum()), rel_tol=1e-6)
+
+
+def test_copy_sequences_layout():
+    T = 30
+    task = copy_memory.make_task(copy_memory.DataConfig(seq_len=T, train_size=500, test_size=4))
+    inputs, targets = task.splits["train"]
+    assert inputs.shape == targets.shape == (500, T + 20)
+    digits_ = inputs[:, :10]
+    assert digits_.min() == 1 and digits_.max() == 8
+    assert np.all(inputs[:, 10 : 10 + T - 1] == 0) and np.all(inputs[:, T + 9 :] == 9)
+    assert np.all(targets[:, : T + 10] == 0) and np.array_equal(targets[:, -10:], digits_)
+    one_hot, batch_targets, lengths = task.batch("train", [0, 1])
+    assert one_hot.shape == (T + 20, 2, 10) and torch.all(one_hot.sum(-1) == 1)
+    assert batch_targets.shape == (T + 20, 2) and lengths.tolist() == [T + 20] * 2
+
+
+def test_copy_trivial_answer_scores_the_stated_baseline():
+    T = 100
+    task = copy_memory.make_task(copy_memory.DataConfig(seq_len=T, train_size=4, test_size=8))
+
+    class Trivial(nn.Module):
+        """Certain blank for T + 10 steps, then uniform over the digits 1-8."""
+
+        def forward(self, inputs, lengths):
+            logits = torch.full((*inputs.shape[:2], 10), -1e9)
+            logits[: T + 10, :, 0] = 0
+            logits[T + 10 :, :, 1:9] = 0
+            return logits
+
+    total, count = task.loss(Trivial(), task.batch("test", list(range(8))))
+    assert count == 8 * (T + 20)
+    assert math.isclose(float(total) / count, copy_memory.baseline_loss(T), rel_tol=1e-6)
+    assert math.isclose(copy_memory.baseline_loss(1000), 10 * math.log(8) / 1020)
+    assert 0.1 < task.scores(Trivial(), "test")["recall_accuracy"] < 0.3  # 1/8 by chance
+
+
+def test_digits_splits_and_order():
+    task = digits.make_task(digits.DataConfig())
+    sizes = {split: len(labels) for split, (_, labels) in task.splits.items()}
+    assert sizes == {"train": 1257, "valid": 180, "test": 360}
+    for images, labels in task.splits.values():
+        assert images.shape[1] == 64 and images.min() >= 0 and images.max() <= 1
+        assert set(labels.tolist()) == set(range(10))  # stratified: every class everywhere
+    inputs, labels, lengths = task.batch("test", [0, 5])
+    assert inputs.shape == (64, 2, 1) and lengths.tolist() == [64, 64]
+    np.testing.assert_array_equal(inputs[:, 1, 0].numpy(), task.splits["test"][0][5])
+    permuted = digits.make_task(digits.DataConfig(permuted=True))
+    assert sorted(permuted.order.tolist()) == list(range(64))
+    assert not np.array_equal(permuted.order, np.arange(64))
+    shuffled = permuted.batch("test", [5])[0][:, 0, 0].numpy()
+    np.testing.assert_array_equal(shuffled, task.splits["test"][0][5][permuted.order])
+
+
+@pytest.mark.parametrize(
+    "module, overrides, message",
+    [
+        (adding, {"seq_len": 1}, "seq_len: got 1, wanted an int >= 2"),
+        (adding, {"train_size": 0}, "train_size: got 0, wanted an int >= 1"),
+        (copy_memory, {"seq_len": 0}, "seq_len: got 0, wanted an int >= 1"),
+    ],
+)
+def test_bad_data_options(module, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        module.DataConfig(**overrides)
