@@ -59,11 +59,12 @@ def gated_step(
     gates_read_state: bool,
     gate_bias_in_hh: bool,
     reset_after: bool,
+    record: dict | None = None,
 ) -> Tensor:
     """One step of the ``gru`` family: (B, G_i*H), (B, H) -> (B, H).
 
     ``gi`` is the input projection ``W_i x + b_i`` of this step: rows r, z, n when the
-    gates read the input, else n only.
+    gates read the input, else n only. ``record``, if given, receives the gates r and z.
     """
     H = h.shape[-1]
     W_hh = params["weight_hh"]
@@ -98,6 +99,8 @@ def gated_step(
     terms = [t for t in (gate_input, gate_state, gate_bias) if t is not None]
     gate_pre = sum(terms[1:], terms[0]) if terms else h.new_zeros(2 * H)
     r, z = torch.sigmoid(gate_pre).chunk(2, dim=-1)
+    if record is not None:
+        record.update(r=r.expand_as(h), z=z.expand_as(h))
 
     if reset_after:
         if b_hn is not None:

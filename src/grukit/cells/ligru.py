@@ -79,11 +79,14 @@ def normalised_projection(
     return a_hat if beta is None else a_hat + beta
 
 
-def ligru_step(gi: Tensor, h: Tensor, params: Params) -> Tensor:
-    """One step: gi (B, 2H) = [N_z(W_iz x), N_n(W_in x)], h (B, H) -> h' (B, H)."""
+def ligru_step(gi: Tensor, h: Tensor, params: Params, record: dict | None = None) -> Tensor:
+    """One step: gi (B, 2H) = [N_z(W_iz x), N_n(W_in x)], h (B, H) -> h' (B, H).
+    ``record``, if given, receives the gate z."""
     H = h.shape[-1]
     gh = h @ params["weight_hh"].T
     z = torch.sigmoid(gi[:, :H] + gh[:, :H])
+    if record is not None:
+        record.update(z=z)
     n = torch.relu(gi[:, H:] + gh[:, H:])
     return n + z * (h - n)
 

@@ -19,11 +19,14 @@ from torch import Tensor
 from grukit.cells.spec import CellSpec, Params
 
 
-def mgu_step(gi: Tensor, h: Tensor, params: Params) -> Tensor:
-    """One step: gi (B, 2H) = [W_if x + b_f, W_in x + b_n], h (B, H) -> h' (B, H)."""
+def mgu_step(gi: Tensor, h: Tensor, params: Params, record: dict | None = None) -> Tensor:
+    """One step: gi (B, 2H) = [W_if x + b_f, W_in x + b_n], h (B, H) -> h' (B, H).
+    ``record``, if given, receives the gate f."""
     H = h.shape[-1]
     W_hh = params["weight_hh"]
     f = torch.sigmoid(gi[:, :H] + h @ W_hh[:H].T)
+    if record is not None:
+        record.update(f=f)
     n = torch.tanh(gi[:, H:] + (f * h) @ W_hh[H:].T)
     return h + f * (n - h)
 

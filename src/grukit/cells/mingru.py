@@ -20,10 +20,13 @@ from torch import Tensor
 from grukit.cells.spec import CellSpec, Params
 
 
-def mingru_step(gi: Tensor, h: Tensor, params: Params) -> Tensor:
-    """One step: gi (B, 2H) = [W_iz x + b_z, W_in x + b_n], h (B, H) -> h' (B, H)."""
+def mingru_step(gi: Tensor, h: Tensor, params: Params, record: dict | None = None) -> Tensor:
+    """One step: gi (B, 2H) = [W_iz x + b_z, W_in x + b_n], h (B, H) -> h' (B, H).
+    ``record``, if given, receives the gate z."""
     H = h.shape[-1]
     z = torch.sigmoid(gi[:, :H])
+    if record is not None:
+        record.update(z=z)
     return h + z * (gi[:, H:] - h)
 
 

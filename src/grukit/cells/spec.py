@@ -42,8 +42,9 @@ Params = dict[str, Tensor]
 Linear = Callable[[Tensor, Tensor, "Tensor | None"], Tensor]
 # (x (T, B, I), params, valid (T, B, 1) bool or None, training, linear=...) -> gi (T, B, G_i*H)
 ProjectInput = Callable[..., Tensor]
-# (gi_t (B, G_i*H), h (B, H), params) -> h' (B, H)
-Step = Callable[[Tensor, Tensor, Params], Tensor]
+# (gi_t (B, G_i*H), h (B, H), params, record=None) -> h' (B, H); a ``record`` dict, if
+# given, receives the step's gate activations by letter ("r", "z", "f"), each (B, H).
+Step = Callable[..., Tensor]
 
 PARAMETER_ROLES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "norm_weight", "norm_bias")
 BUFFER_ROLES = ("norm_running_mean", "norm_running_var")

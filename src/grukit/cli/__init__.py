@@ -6,9 +6,16 @@ import argparse
 import os
 import sys
 
-from grukit.cli import build, env, evaluate, reproduce, train
+from grukit.cli import analyze, build, env, evaluate, reproduce, train
 
-COMMANDS = {"train": train, "eval": evaluate, "reproduce": reproduce, "env": env, "build": build}
+COMMANDS = {
+    "train": train,
+    "eval": evaluate,
+    "reproduce": reproduce,
+    "analyze": analyze,
+    "env": env,
+    "build": build,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

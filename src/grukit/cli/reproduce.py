@@ -103,25 +103,18 @@ def training_config(quick: bool, seed: int):
     )
 
 
-def hidden_for_budget(model: str, reset_after, budget: int) -> int:
-    """The width whose recurrent parameter count is closest to ``budget``."""
-    counts = {h: paper_model_parameters(model, h, reset_after) for h in range(4, 400)}
-    return min(counts, key=lambda h: abs(counts[h] - budget))
-
-
 def paper_model_parameters(model: str, hidden: int, reset_after) -> int:
     from grukit.data.music import KEYS
-    from grukit.models import ModelConfig, build_recurrent
+    from grukit.models import ModelConfig
+    from grukit.models.recurrent import parameter_count
 
-    recurrent = build_recurrent(
-        ModelConfig(model=model, hidden=hidden, reset_after=reset_after), KEYS
-    )
-    return sum(p.numel() for p in recurrent.parameters())
+    return parameter_count(ModelConfig(model=model, hidden=hidden, reset_after=reset_after), KEYS)
 
 
 def run(args: argparse.Namespace) -> int:
-    from grukit.data.music import independent_bernoulli_nll
+    from grukit.data.music import KEYS, independent_bernoulli_nll
     from grukit.models import ModelConfig
+    from grukit.models.recurrent import hidden_for_budget
     from grukit.tasks.music import DataConfig, load_splits
     from grukit.tasks.runner import train_task
     from grukit.train import RunMismatch
@@ -147,7 +140,9 @@ def run(args: argparse.Namespace) -> int:
         models = list(PAPER_MODELS)
         if args.all_variants:
             gru_budget = paper_model_parameters("gru", 46, False)
-            models += [(m, hidden_for_budget(m, ra, gru_budget), ra) for m, ra in VARIANT_MODELS]
+            models += [
+                (m, hidden_for_budget(m, gru_budget, KEYS, ra), ra) for m, ra in VARIANT_MODELS
+            ]
         rows, histories = [], {}
         data = DataConfig(dataset=dataset, data_dir=args.data_dir, limit=args.limit)
         baseline_splits = load_splits(data)

@@ -87,3 +87,20 @@ def chrono_initialise_lstm(lstm: nn.LSTM, t_max: float) -> None:
 def recurrent_parameters(model: nn.Module) -> int:
     """Parameters of a task model's recurrent layer (the papers' budgets count only these)."""
     return sum(p.numel() for p in model.recurrent.parameters())
+
+
+def hidden_for_budget(
+    model: str, budget: int, input_size: int, reset_after: bool | None = None
+) -> int:
+    """The width whose recurrent layer's parameter count is closest to ``budget``."""
+
+    def count(hidden: int) -> int:
+        config = ModelConfig(model=model, hidden=hidden, reset_after=reset_after)
+        return parameter_count(config, input_size)
+
+    return min(range(2, 512), key=lambda hidden: abs(count(hidden) - budget))
+
+
+def parameter_count(config: ModelConfig, input_size: int) -> int:
+    """Parameters of the recurrent layer ``config`` names."""
+    return sum(p.numel() for p in build_recurrent(config, input_size).parameters())

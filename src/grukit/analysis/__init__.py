@@ -1,0 +1,1 @@
+"""Looking inside recurrent units: gradient decay over time, gate activations."""

@@ -1,0 +1,150 @@
+"""Look inside recurrent units.
+
+    grukit analyze gradients [--seq-len 200] [--models rnn,lstm,gru,...]
+    grukit analyze gates CHECKPOINT [--split test] [--index 0]
+
+``gradients``: for a tanh RNN, an LSTM and each grukit variant (all at the parameter count
+of a --hidden-unit GRU), the norm of dLoss/dh_t against the distance from the loss on the
+adding problem, untrained and after --epochs of training there: gradients.png (log scale),
+gradients.md (the table), and each trained model's run folder under --out.
+
+``gates``: heat maps of the update gate (as the fraction each unit keeps) and the reset
+gate over one sequence of a checkpoint's own task (a JSB chorale, an adding-problem
+sequence, a digit...): gates.png next to the checkpoint, or in --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HELP = "gradient decay over time (gradients) and gate heat maps of a checkpoint (gates)"
+DISTANCES = [0, 10, 25, 50, 100, 150, 199, 299, 499, 999]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    kinds = parser.add_subparsers(dest="analysis", required=True, metavar="ANALYSIS")
+    gradients = kinds.add_parser("gradients", help="dLoss/dh_t against the distance from the loss")
+    gradients.add_argument("--seq-len", type=int, default=200, help="T (default: 200)")
+    gradients.add_argument(
+        "--models",
+        default="rnn,lstm,gru,gru1,gru2,gru3,mgu,ligru,mingru",
+        help="comma-separated (default: rnn, lstm and every grukit variant)",
+    )
+    gradients.add_argument(
+        "--hidden", type=int, default=64, help="GRU width setting the budget (default: 64)"
+    )
+    gradients.add_argument(
+        "--epochs", type=int, default=3, help="training epochs per model (default: 3)"
+    )
+    gradients.add_argument(
+        "--train-size", type=int, default=5000, help="training sequences (default: 5000)"
+    )
+    gradients.add_argument("--batch", type=int, default=64, help="sequences measured (default: 64)")
+    gradients.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    gradients.add_argument("--out", default="runs/gradients", help="(default: runs/gradients)")
+    gates = kinds.add_parser("gates", help="gate heat maps over one sequence")
+    gates.add_argument("checkpoint", help="a checkpoint folder of a grukit-variant model")
+    gates.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    gates.add_argument("--index", type=int, default=0, help="which sequence (default: 0)")
+    gates.add_argument("--out", help="folder for gates.png (default: the checkpoint's run)")
+
+
+def run(args: argparse.Namespace) -> int:
+    return analyze_gradients(args) if args.analysis == "gradients" else analyze_gates(args)
+
+
+def analyze_gradients(args: argparse.Namespace) -> int:
+    import torch
+
+    from grukit.analysis.gradients import decay_table, plot_gradient_decay, state_gradient_norms
+    from grukit.models import MODELS, ModelConfig
+    from grukit.models.recurrent import hidden_for_budget, parameter_count
+    from grukit.tasks import adding
+    from grukit.tasks.runner import build_model, load_checkpoint_model, train_task
+    from grukit.train.config import TrainConfig
+
+    models = [name.strip() for name in args.models.split(",") if name.strip()]
+    for name in models:
+        if name not in MODELS:
+            raise ValueError(f"models: got {name!r}, wanted some of {', '.join(MODELS)}")
+    if args.seq_len < 2:
+        raise ValueError(f"seq-len: got {args.seq_len}, wanted an int >= 2")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = adding.DataConfig(
+        seq_len=args.seq_len, train_size=args.train_size, test_size=args.batch, data_seed=args.seed
+    )
+    task = adding.make_task(data)
+    inputs, targets, _ = task.batch("test", list(range(args.batch)))
+    budget = parameter_count(ModelConfig(hidden=args.hidden), adding.AddingTask.input_size)
+    train = TrainConfig(epochs=args.epochs, batch_size=32, lr=2e-3, seed=args.seed, patience=0)
+    panels: dict[str, dict] = {"untrained": {}, "trained": {}}
+    for name in models:
+        hidden = hidden_for_budget(name, budget, adding.AddingTask.input_size)
+        config = ModelConfig(model=name, hidden=hidden)
+        label = f"{name} ({hidden})"
+        print(f"[gradients] {label}: untrained, then training ...", file=sys.stderr, flush=True)
+        torch.manual_seed(args.seed)
+        for stage in ("untrained", "trained"):
+            if stage == "untrained":
+                model = build_model(task, config)
+            else:
+                run_dir = out / "models" / f"{name}-{hidden}"
+                train_task("adding", data, config, train, run_dir, resume=True)
+                _, model, _ = load_checkpoint_model(run_dir / "best")
+            model.eval()
+
+            def loss(last_state, model=model):
+                return ((model.readout(last_state)[:, 0] - targets) ** 2).mean()
+
+            panels[stage][label] = state_gradient_norms(model, inputs, loss)
+    title = f"gradient reaching h_(T-d) on the adding problem, T={args.seq_len}"
+    plot = plot_gradient_decay(panels, out / "gradients.png", title)
+    distances = [d for d in DISTANCES if d < args.seq_len]
+    tables = {stage: decay_table(curves, distances) for stage, curves in panels.items()}
+    report = [f"# {title}", ""]
+    for stage, table in tables.items():
+        report += [f"## {stage}", "", "||dL/dh_(T-d)|| / ||dL/dh_T||:", "", table, ""]
+        print(f"\n{stage}:\n{table}")
+    report.append(f"![gradients]({plot.name})")
+    (out / "gradients.md").write_text("\n".join(report) + "\n")
+    (out / "gradients.json").write_text(
+        json.dumps(
+            {
+                stage: {label: norms.tolist() for label, norms in curves.items()}
+                for stage, curves in panels.items()
+            }
+        )
+    )
+    print(f"\nplot: {plot}\ntable: {out / 'gradients.md'}")
+    return 0
+
+
+def analyze_gates(args: argparse.Namespace) -> int:
+    from grukit.analysis.gates import describe, gate_maps, plot_gate_maps
+    from grukit.layers import GRU
+    from grukit.tasks.runner import load_checkpoint_model
+
+    task, model, state = load_checkpoint_model(args.checkpoint)
+    if not isinstance(model.recurrent, GRU):
+        raise ValueError(
+            f"checkpoint: {args.checkpoint!r} holds a {state['config']['model']['model']} "
+            "model; gates are drawn for grukit variants"
+        )
+    model.eval()
+    count = sum(1 for _ in task.batches(args.split, 1, shuffle=False, seed=0, bucket=False))
+    if not 0 <= args.index < count:
+        raise ValueError(f"index: got {args.index}, wanted 0..{count - 1} ({args.split} split)")
+    batches = task.batches(args.split, 1, shuffle=False, seed=0, bucket=False)
+    inputs = next(batch for index, batch in enumerate(batches) if index == args.index)[0]
+    maps = gate_maps(model.recurrent, inputs)
+    out = Path(args.out) if args.out else Path(args.checkpoint).parent
+    out.mkdir(parents=True, exist_ok=True)
+    title = f"{model.recurrent.variant} on {task.title}, {args.split} sequence {args.index}"
+    path = plot_gate_maps(inputs, maps, out / "gates.png", title)
+    print(describe(maps))
+    print(f"plot: {path}")
+    return 0
