@@ -83,13 +83,24 @@ def test_gate_maps_are_the_gates():
 
 def test_analyze_commands_write_their_plots(tmp_path, capsys):
     out = tmp_path / "gradients"
-    argv = ["analyze", "gradients", "--seq-len", "12", "--models", "rnn,gru", "--epochs", "1"]
+    argv = [
+        "analyze",
+        "gradients",
+        "--seq-len",
+        "12",
+        "--models",
+        "rnn,gru+chrono",
+        "--epochs",
+        "1",
+    ]
     assert main([*argv, "--train-size", "64", "--batch", "8", f"--out={out}"]) == 0
     assert (out / "gradients.png").stat().st_size > 10_000
     curves = json.loads((out / "gradients.json").read_text())
-    assert set(curves) == {"untrained", "trained"} and len(curves["trained"]["gru (64)"]) == 12
+    assert (
+        set(curves) == {"untrained", "trained"} and len(curves["trained"]["gru+chrono (64)"]) == 12
+    )
     assert "| rnn (" in (out / "gradients.md").read_text()
-    checkpoint = out / "models" / "gru-64" / "best"
+    checkpoint = out / "models" / "gru-chrono-64" / "best"
     assert main(["analyze", "gates", str(checkpoint), "--index", "2"]) == 0
     printed = capsys.readouterr().out
     assert "keep: mean" in printed and "reset: mean" in printed

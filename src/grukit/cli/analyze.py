@@ -30,8 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gradients.add_argument("--seq-len", type=int, default=200, help="T (default: 200)")
     gradients.add_argument(
         "--models",
-        default="rnn,lstm,gru,gru1,gru2,gru3,mgu,ligru,mingru",
-        help="comma-separated (default: rnn, lstm and every grukit variant)",
+        default="rnn,lstm,gru,gru+chrono,gru1,gru2,gru3,mgu,ligru,mingru",
+        help="comma-separated; NAME+chrono: chrono init with t_max = --seq-len "
+        "(default: rnn, lstm, every grukit variant and gru+chrono)",
     )
     gradients.add_argument(
         "--hidden", type=int, default=64, help="GRU width setting the budget (default: 64)"
@@ -66,10 +67,13 @@ def analyze_gradients(args: argparse.Namespace) -> int:
     from grukit.tasks.runner import build_model, load_checkpoint_model, train_task
     from grukit.train.config import TrainConfig
 
-    models = [name.strip() for name in args.models.split(",") if name.strip()]
-    for name in models:
-        if name not in MODELS:
-            raise ValueError(f"models: got {name!r}, wanted some of {', '.join(MODELS)}")
+    models = [token.strip() for token in args.models.split(",") if token.strip()]
+    for token in models:
+        if token.removesuffix("+chrono") not in MODELS:
+            raise ValueError(
+                f"models: got {token!r}, wanted some of {', '.join(MODELS)} (each may end "
+                "in +chrono)"
+            )
     if args.seq_len < 2:
         raise ValueError(f"seq-len: got {args.seq_len}, wanted an int >= 2")
     out = Path(args.out)
@@ -82,17 +86,19 @@ def analyze_gradients(args: argparse.Namespace) -> int:
     budget = parameter_count(ModelConfig(hidden=args.hidden), adding.AddingTask.input_size)
     train = TrainConfig(epochs=args.epochs, batch_size=32, lr=2e-3, seed=args.seed, patience=0)
     panels: dict[str, dict] = {"untrained": {}, "trained": {}}
-    for name in models:
+    for token in models:
+        name = token.removesuffix("+chrono")
         hidden = hidden_for_budget(name, budget, adding.AddingTask.input_size)
-        config = ModelConfig(model=name, hidden=hidden)
-        label = f"{name} ({hidden})"
+        chrono = {"init": "chrono", "t_max": args.seq_len} if token.endswith("+chrono") else {}
+        config = ModelConfig(model=name, hidden=hidden, **chrono)
+        label = f"{token} ({hidden})"
         print(f"[gradients] {label}: untrained, then training ...", file=sys.stderr, flush=True)
         torch.manual_seed(args.seed)
         for stage in ("untrained", "trained"):
             if stage == "untrained":
                 model = build_model(task, config)
             else:
-                run_dir = out / "models" / f"{name}-{hidden}"
+                run_dir = out / "models" / f"{token.replace('+', '-')}-{hidden}"
                 train_task("adding", data, config, train, run_dir, resume=True)
                 _, model, _ = load_checkpoint_model(run_dir / "best")
             model.eval()
