@@ -117,6 +117,19 @@ def test_eval_of_a_corrupt_checkpoint(tmp_path, capsys):
     )
 
 
+def test_eval_of_a_checkpoint_without_a_task_config(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--limit", "4", "--hidden", "4", "--epochs", "1", f"--out={out}"]) == 0
+    state_file = out / "best" / "state.json"
+    state = json.loads(state_file.read_text())
+    state["config"] = {"task": "music", "music": state["config"]["data"]}  # an older layout
+    state_file.write_text(json.dumps(state))
+    capsys.readouterr()
+    assert main(["eval", str(out / "best")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "has no task, data and model config" in error and "\n" not in error
+
+
 def test_env(capsys):
     assert main(["env"]) == 0
     printed = capsys.readouterr().out

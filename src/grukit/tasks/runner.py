@@ -127,8 +127,11 @@ def load_checkpoint_model(path: str | Path):
     """(task, model, checkpoint state) rebuilt from a checkpoint folder's saved config."""
     tensors, state = read_checkpoint(path)
     config = state.get("config", {})
-    if not isinstance(config, dict) or "task" not in config:
-        raise ValueError(f"checkpoint: {str(path)!r} has no task config")
+    if not isinstance(config, dict) or not {"task", "data", "model"} <= set(config):
+        raise ValueError(
+            f"checkpoint: {str(path)!r} has no task, data and model config (written by "
+            "something else, or an older grukit)"
+        )
     module = task_module(config["task"])
     task = module.make_task(module.DataConfig(**config["data"]))
     model = build_model(task, ModelConfig(**config["model"]))
