@@ -90,9 +90,9 @@ def test_a_finished_run_is_not_overwritten_without_resume(tmp_path):
     assert (tmp_path / "last" / "tensors.safetensors").read_bytes() == before
 
 
-def test_resume_refuses_changed_options_but_allows_more_epochs(tmp_path):
+def test_resume_refuses_changed_options_but_allows_more_epochs_and_patience(tmp_path):
     train(tmp_path, epochs=1)
     with pytest.raises(ValueError, match=r"other options \(train.lr: 0.003 then 0.01\)"):
         train(tmp_path, epochs=2, resume=True, lr=1e-2)
-    _, progress = train(tmp_path, epochs=2, resume=True)
+    _, progress = train(tmp_path, epochs=2, resume=True, patience=20)
     assert progress["epoch"] == 2

@@ -65,20 +65,24 @@ def learning_rate(config: TrainConfig, epoch: int, plateau_halvings: int) -> flo
     return config.lr
 
 
+STOPPING_OPTIONS = ("epochs", "patience")
+
+
 class RunMismatch(ValueError):
     """A run folder holds a run started with other options than the ones given now."""
 
 
 def changed_options(saved: dict, current: dict, prefix: str = "") -> list[str]:
     """The options (dotted names) whose values differ between two run configs, except
-    ``epochs``: a resumed run may be given more of them."""
+    those that only decide when to stop (``epochs``, ``patience``): a resumed run may be
+    given more of them."""
     changed = []
     for key in sorted(set(saved) | set(current)):
         name = prefix + key
         old, new = saved.get(key), current.get(key)
         if isinstance(old, dict) and isinstance(new, dict):
             changed += changed_options(old, new, name + ".")
-        elif key != "epochs" and old != new:
+        elif key not in STOPPING_OPTIONS and old != new:
             changed.append(f"{name}: {old!r} then {new!r}")
     return changed
 
@@ -179,7 +183,7 @@ class Trainer:
             if changed:
                 raise RunMismatch(
                     f"resume: the run in {str(self.out_dir)!r} was started with other options "
-                    f"({', '.join(changed)}); only epochs may change on resume"
+                    f"({', '.join(changed)}); only epochs and patience may change on resume"
                 )
             progress = restore(tensors, state, self.model, self.optimizer, restore_rng=True)
             finished = progress["stopped_early"] or progress["epoch"] >= self.config.epochs
