@@ -44,8 +44,9 @@ def plot_gate_maps(inputs: Tensor, maps: dict[str, Tensor], path: str | Path, ti
 
     rows = 1 + len(maps)
     figure, axes = plt.subplots(rows, 1, figsize=(10, 2.2 + 2.4 * len(maps)), sharex=True)
-    axes[0].imshow(inputs[:, 0].T.numpy(), aspect="auto", origin="lower", cmap="Greys")
+    image = axes[0].imshow(inputs[:, 0].T.numpy(), aspect="auto", origin="lower", cmap="Greys")
     axes[0].set_ylabel("input feature")
+    figure.colorbar(image, ax=axes[0], pad=0.01)  # keeps the time axes of all panels aligned
     for axis, (name, values) in zip(axes[1:], maps.items()):
         order = values.mean(0).argsort(descending=True)
         image = axis.imshow(

@@ -26,7 +26,7 @@ from grukit.train.config import option
 Batch = tuple[Tensor, Tensor, Tensor]  # inputs (T+20, B, 10), targets (T+20, B), lengths (B,)
 SYMBOLS, DIGITS, MARKER = 10, 10, 9
 MODEL_DEFAULTS = {"hidden": 67}  # 15.9K parameters with gru: Bai et al.'s ~16K
-TRAIN_DEFAULTS = {"batch_size": 32, "lr": 1e-3, "epochs": 50, "patience": 10}
+TRAIN_DEFAULTS = {"batch_size": 32, "lr": 1e-3, "epochs": 200, "patience": 20}
 
 
 def baseline_loss(seq_len: int) -> float:
