@@ -10,6 +10,8 @@ gate. We report ``||g_{T-d}||`` (the mean over a batch of the per-sequence norms
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import Tensor, nn
 
@@ -21,12 +23,14 @@ def state_gradient_norms(model: nn.Module, inputs: Tensor, loss_of_last_state) -
     norms: a (T,) tensor, index d.
 
     model: a task model with ``.recurrent`` (see :func:`unroll`); inputs (T, B, I) full
-    length; ``loss_of_last_state(h_T) -> L`` a scalar.
+    length; ``loss_of_last_state(model, h_T) -> L`` a scalar. The model runs on a float64
+    copy: these norms fall below float32's smallest number within 100 steps.
     """
-    states, _ = unroll(model.recurrent, inputs)
+    model = copy.deepcopy(model).double()
+    states, _ = unroll(model.recurrent, inputs.double())
     for state in states:
         state.retain_grad()
-    loss_of_last_state(states[-1]).backward()
+    loss_of_last_state(model, states[-1]).backward()
     norms = torch.stack([state.grad.norm(dim=-1).mean() for state in states])
     return norms.flip(0).detach()
 
@@ -55,7 +59,7 @@ def plot_gradient_decay(panels: dict[str, dict[str, Tensor]], path, title: str):
     axes = [axes] if len(panels) == 1 else list(axes)
     for axis, (stage, curves) in zip(axes, panels.items()):
         for index, (label, norms) in enumerate(curves.items()):
-            relative = (norms / norms[0]).clamp_min(1e-30)
+            relative = norms / norms[0]
             axis.semilogy(range(len(norms)), relative.numpy(), color=f"C{index % 10}", label=label)
         axis.set_title(stage)
         axis.set_xlabel("distance d from the loss (steps)")

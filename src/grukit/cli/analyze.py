@@ -103,8 +103,8 @@ def analyze_gradients(args: argparse.Namespace) -> int:
                 _, model, _ = load_checkpoint_model(run_dir / "best")
             model.eval()
 
-            def loss(last_state, model=model):
-                return ((model.readout(last_state)[:, 0] - targets) ** 2).mean()
+            def loss(model, last_state):
+                return ((model.readout(last_state)[:, 0] - targets.double()) ** 2).mean()
 
             panels[stage][label] = state_gradient_norms(model, inputs, loss)
     title = f"gradient reaching h_(T-d) on the adding problem, T={args.seq_len}"
