@@ -11,14 +11,13 @@ up to T steps.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from grukit.data.batching import batch_indices
+from grukit.tasks.generated import FixedLengthBatches, GeneratedSplits
 from grukit.train.config import option
 
 Batch = tuple[Tensor, Tensor, Tensor]  # inputs (T, B, 2), targets (B,), lengths (B,)
@@ -28,20 +27,16 @@ BASELINE_MSE = 1 / 6
 
 
 @dataclass
-class DataConfig:
+class DataConfig(GeneratedSplits):
     """The adding problem's sequences."""
 
     seq_len: int = option(600, "T, steps per sequence (Bai et al.: 600)")
     train_size: int = option(50_000, "training sequences (Bai et al.: 50,000)")
-    test_size: int = option(1_000, "validation and test sequences, each")
-    data_seed: int = option(0, "seeds the sequences (train, valid and test differ)")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.seq_len < 2:
             raise ValueError(f"seq_len: got {self.seq_len}, wanted an int >= 2")
-        for name in ("train_size", "test_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: got {getattr(self, name)}, wanted an int >= 1")
 
 
 def adding_sequences(count: int, seq_len: int, rng: np.random.Generator):
@@ -54,7 +49,7 @@ def adding_sequences(count: int, seq_len: int, rng: np.random.Generator):
     return values, marked, targets
 
 
-class AddingTask:
+class AddingTask(FixedLengthBatches):
     input_size = 2
     outputs = 1
     head = "pooled"
@@ -62,12 +57,10 @@ class AddingTask:
     metric_label = "mean squared error"
 
     def __init__(self, config: DataConfig) -> None:
-        rng = np.random.default_rng(config.data_seed)
-        sizes = {"train": config.train_size, "valid": config.test_size, "test": config.test_size}
-        self.splits = {
-            split: adding_sequences(size, config.seq_len, rng) for split, size in sizes.items()
-        }
-        self.seq_len = config.seq_len
+        self.splits = config.generate(
+            lambda count, rng: adding_sequences(count, config.seq_len, rng)
+        )
+        self.steps = config.seq_len
         self.title = f"adding-T{config.seq_len}"
 
     def batch(self, split: str, indices: list[int]) -> Batch:
@@ -75,17 +68,11 @@ class AddingTask:
         markers = np.zeros_like(values)
         np.put_along_axis(markers, marked, 1.0, axis=1)
         inputs = torch.from_numpy(np.stack([values, markers], axis=-1)).transpose(0, 1)
-        lengths = torch.full((len(indices),), self.seq_len, dtype=torch.int64)
+        lengths = torch.full((len(indices),), self.steps, dtype=torch.int64)
         return inputs.contiguous(), torch.from_numpy(targets), lengths
 
-    def batches(
-        self, split: str, batch_size: int, *, shuffle: bool, seed: int, bucket: bool
-    ) -> Iterator[Batch]:
-        count = len(self.splits[split][2])
-        for indices in batch_indices(
-            [self.seq_len] * count, batch_size, shuffle=shuffle, seed=seed
-        ):
-            yield self.batch(split, indices)
+    def split_size(self, split: str) -> int:
+        return len(self.splits[split][2])
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, int]:
         inputs, targets, lengths = batch

@@ -13,14 +13,13 @@ model that has not learnt to remember stays at.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from grukit.data.batching import batch_indices
+from grukit.tasks.generated import FixedLengthBatches, GeneratedSplits
 from grukit.train.config import option
 
 Batch = tuple[Tensor, Tensor, Tensor]  # inputs (T+20, B, 10), targets (T+20, B), lengths (B,)
@@ -35,20 +34,16 @@ def baseline_loss(seq_len: int) -> float:
 
 
 @dataclass
-class DataConfig:
+class DataConfig(GeneratedSplits):
     """The copy-memory task's sequences."""
 
     seq_len: int = option(1000, "T, the blank steps between the digits and their recall")
     train_size: int = option(10_000, "training sequences (Bai et al.: 10,000)")
-    test_size: int = option(1_000, "validation and test sequences, each")
-    data_seed: int = option(0, "seeds the sequences (train, valid and test differ)")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.seq_len < 1:
             raise ValueError(f"seq_len: got {self.seq_len}, wanted an int >= 1")
-        for name in ("train_size", "test_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: got {getattr(self, name)}, wanted an int >= 1")
 
 
 def copy_sequences(count: int, seq_len: int, rng: np.random.Generator):
@@ -63,18 +58,14 @@ def copy_sequences(count: int, seq_len: int, rng: np.random.Generator):
     return inputs, targets
 
 
-class CopyTask:
+class CopyTask(FixedLengthBatches):
     input_size = outputs = SYMBOLS
     head = "step"
     metric = "ce"
     metric_label = "cross-entropy per step (nats)"
 
     def __init__(self, config: DataConfig) -> None:
-        rng = np.random.default_rng(config.data_seed)
-        sizes = {"train": config.train_size, "valid": config.test_size, "test": config.test_size}
-        self.splits = {
-            split: copy_sequences(size, config.seq_len, rng) for split, size in sizes.items()
-        }
+        self.splits = config.generate(lambda count, rng: copy_sequences(count, config.seq_len, rng))
         self.steps = config.seq_len + 2 * DIGITS
         self.title = f"copy-T{config.seq_len}"
 
@@ -84,12 +75,8 @@ class CopyTask:
         lengths = torch.full((len(indices),), self.steps, dtype=torch.int64)
         return one_hot, targets.contiguous(), lengths
 
-    def batches(
-        self, split: str, batch_size: int, *, shuffle: bool, seed: int, bucket: bool
-    ) -> Iterator[Batch]:
-        count = len(self.splits[split][0])
-        for indices in batch_indices([self.steps] * count, batch_size, shuffle=shuffle, seed=seed):
-            yield self.batch(split, indices)
+    def split_size(self, split: str) -> int:
+        return len(self.splits[split][0])
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, int]:
         inputs, targets, lengths = batch

@@ -10,14 +10,13 @@ stratified with a fixed seed: 1,257 train, 180 valid, 360 test images.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from grukit.data.batching import batch_indices
+from grukit.tasks.generated import FixedLengthBatches
 from grukit.train.config import option
 
 Batch = tuple[Tensor, Tensor, Tensor]  # inputs (64, B, 1), targets (B,), lengths (B,)
@@ -59,7 +58,7 @@ def load_digits_split(seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return {"train": (train_x, train_y), "valid": (valid_x, valid_y), "test": (test_x, test_y)}
 
 
-class DigitsTask:
+class DigitsTask(FixedLengthBatches):
     input_size = 1
     outputs = CLASSES
     head = "pooled"
@@ -74,6 +73,7 @@ class DigitsTask:
             else np.arange(PIXELS)
         )
         self.title = "permuted-digits" if config.permuted else "sequential-digits"
+        self.steps = PIXELS
 
     def batch(self, split: str, indices: list[int]) -> Batch:
         images, labels = self.splits[split]
@@ -81,12 +81,8 @@ class DigitsTask:
         lengths = torch.full((len(indices),), PIXELS, dtype=torch.int64)
         return pixels.T.unsqueeze(-1).contiguous(), torch.from_numpy(labels[indices]), lengths
 
-    def batches(
-        self, split: str, batch_size: int, *, shuffle: bool, seed: int, bucket: bool
-    ) -> Iterator[Batch]:
-        count = len(self.splits[split][1])
-        for indices in batch_indices([PIXELS] * count, batch_size, shuffle=shuffle, seed=seed):
-            yield self.batch(split, indices)
+    def split_size(self, split: str) -> int:
+        return len(self.splits[split][1])
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, int]:
         inputs, targets, lengths = batch

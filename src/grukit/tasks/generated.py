@@ -1,0 +1,53 @@
+"""What the generated-sequence tasks share: their split sizes and seed, and batches of
+fixed-length sequences."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from grukit.data.batching import batch_indices
+from grukit.train.config import option
+
+
+@dataclass
+class GeneratedSplits:
+    """How many sequences to generate, from which seed."""
+
+    train_size: int = option(1_000, "training sequences")
+    test_size: int = option(1_000, "validation and test sequences, each")
+    data_seed: int = option(0, "seeds the sequences (train, valid and test differ)")
+
+    def __post_init__(self) -> None:
+        for name in ("train_size", "test_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: got {getattr(self, name)}, wanted an int >= 1")
+
+    def generate(self, make: Callable[[int, np.random.Generator], Any]) -> dict[str, Any]:
+        """{"train", "valid", "test"}: ``make(count, rng)`` for each, from one generator."""
+        rng = np.random.default_rng(self.data_seed)
+        sizes = {"train": self.train_size, "valid": self.test_size, "test": self.test_size}
+        return {split: make(size, rng) for split, size in sizes.items()}
+
+
+class FixedLengthBatches:
+    """``batches`` for a task whose sequences all have ``self.steps`` steps; the task gives
+    ``split_size(split)`` and ``batch(split, indices)``."""
+
+    steps: int
+
+    def split_size(self, split: str) -> int:
+        raise NotImplementedError
+
+    def batch(self, split: str, indices: list[int]) -> Any:
+        raise NotImplementedError
+
+    def batches(
+        self, split: str, batch_size: int, *, shuffle: bool, seed: int, bucket: bool
+    ) -> Iterator[Any]:
+        lengths = [self.steps] * self.split_size(split)
+        for indices in batch_indices(lengths, batch_size, shuffle=shuffle, seed=seed):
+            yield self.batch(split, indices)
