@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from grukit.data.batching import batch_indices
 from grukit.tasks import adding, copy_memory, digits
 
 
@@ -106,3 +107,40 @@ def test_digits_splits_and_order():
 def test_bad_data_options(module, overrides, message):
     with pytest.raises(ValueError, match=message):
         module.DataConfig(**overrides)
+
+
+def test_digit_shifts_move_whole_images_by_at_most_one_pixel():
+    images = digits.load_digits_split(0)["train"][0][:50]
+    shifted = digits.shift_images(images, np.random.default_rng(1))
+    padded = np.pad(images.reshape(-1, 8, 8), ((0, 0), (1, 1), (1, 1)))
+    offsets = set()
+    for original, moved in zip(padded, shifted.reshape(-1, 8, 8)):
+        matches = [
+            (dy, dx)
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+            if np.array_equal(original[1 - dy : 9 - dy, 1 - dx : 9 - dx], moved)
+        ]
+        assert matches
+        offsets.add(matches[0])
+    assert len(offsets) >= 5  # the offsets vary
+
+
+def test_shift_changes_only_training_batches_and_depends_on_the_seed():
+    plain = digits.make_task(digits.DataConfig())
+    shifting = digits.make_task(digits.DataConfig(shift=True, permuted=True))
+    permuted = digits.make_task(digits.DataConfig(permuted=True))
+
+    def first(task, split, shuffle, seed):
+        batch = next(task.batches(split, 16, shuffle=shuffle, seed=seed, bucket=False))
+        return batch[0]
+
+    for split in ("valid", "test"):
+        assert torch.equal(first(shifting, split, False, 0), first(permuted, split, False, 0))
+    assert not torch.equal(first(shifting, "train", True, 0), first(permuted, "train", True, 0))
+    assert torch.equal(first(shifting, "train", True, 3), first(shifting, "train", True, 3))
+    assert not torch.equal(first(shifting, "train", True, 3), first(shifting, "train", True, 4))
+    # Without shift, a training batch holds the images unchanged.
+    indices = next(batch_indices([64] * 1257, 16, shuffle=True, seed=0))
+    unchanged = torch.from_numpy(plain.splits["train"][0][indices]).T.unsqueeze(-1)
+    assert torch.equal(first(plain, "train", True, 0), unchanged)

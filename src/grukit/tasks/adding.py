@@ -63,7 +63,7 @@ class AddingTask(FixedLengthBatches):
         self.steps = config.seq_len
         self.title = f"adding-T{config.seq_len}"
 
-    def batch(self, split: str, indices: list[int]) -> Batch:
+    def batch(self, split: str, indices: list[int], rng=None) -> Batch:
         values, marked, targets = (array[indices] for array in self.splits[split])
         markers = np.zeros_like(values)
         np.put_along_axis(markers, marked, 1.0, axis=1)

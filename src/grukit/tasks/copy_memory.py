@@ -69,7 +69,7 @@ class CopyTask(FixedLengthBatches):
         self.steps = config.seq_len + 2 * DIGITS
         self.title = f"copy-T{config.seq_len}"
 
-    def batch(self, split: str, indices: list[int]) -> Batch:
+    def batch(self, split: str, indices: list[int], rng=None) -> Batch:
         inputs, targets = (torch.from_numpy(array[indices]).T for array in self.splits[split])
         one_hot = nn.functional.one_hot(inputs, SYMBOLS).float()
         lengths = torch.full((len(indices),), self.steps, dtype=torch.int64)

@@ -39,6 +39,9 @@ class DataConfig:
     """The sequential digits."""
 
     permuted: bool = option(False, "feed the pixels in one fixed random order")
+    shift: bool = option(
+        False, "training images shifted by up to one pixel each way, drawn per batch"
+    )
     data_seed: int = option(0, "seeds the split and the permutation")
 
 
@@ -58,6 +61,22 @@ def load_digits_split(seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return {"train": (train_x, train_y), "valid": (valid_x, valid_y), "test": (test_x, test_y)}
 
 
+def shift_images(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each 8x8 image (rows of ``images``, (B, 64)) moved by (dy, dx) drawn uniformly from
+    {-1, 0, 1}^2, zeros shifted in: the augmentation happens on the image, before any
+    permutation, so it means the same in both orders."""
+    side = int(PIXELS**0.5)
+    padded = np.pad(images.reshape(-1, side, side), ((0, 0), (1, 1), (1, 1)))
+    dy, dx = rng.integers(-1, 2, size=(2, len(images)))
+    shifted = np.stack(
+        [
+            padded[b, 1 - dy[b] : 1 - dy[b] + side, 1 - dx[b] : 1 - dx[b] + side]
+            for b in range(len(images))
+        ]
+    )
+    return shifted.reshape(len(images), PIXELS)
+
+
 class DigitsTask(FixedLengthBatches):
     input_size = 1
     outputs = CLASSES
@@ -73,11 +92,15 @@ class DigitsTask(FixedLengthBatches):
             else np.arange(PIXELS)
         )
         self.title = "permuted-digits" if config.permuted else "sequential-digits"
+        self.shift = config.shift
         self.steps = PIXELS
 
-    def batch(self, split: str, indices: list[int]) -> Batch:
+    def batch(self, split: str, indices: list[int], rng=None) -> Batch:
         images, labels = self.splits[split]
-        pixels = torch.from_numpy(images[indices][:, self.order])  # (B, 64) in feeding order
+        images = images[indices]
+        if self.shift and rng is not None:
+            images = shift_images(images, rng)
+        pixels = torch.from_numpy(images[:, self.order])  # (B, 64) in feeding order
         lengths = torch.full((len(indices),), PIXELS, dtype=torch.int64)
         return pixels.T.unsqueeze(-1).contiguous(), torch.from_numpy(labels[indices]), lengths
 
