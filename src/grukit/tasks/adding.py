@@ -12,6 +12,7 @@ up to T steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -30,13 +31,9 @@ BASELINE_MSE = 1 / 6
 class DataConfig(GeneratedSplits):
     """The adding problem's sequences."""
 
+    MIN_SEQ_LEN: ClassVar[int] = 2  # room for two marked steps
     seq_len: int = option(600, "T, steps per sequence (Bai et al.: 600)")
     train_size: int = option(50_000, "training sequences (Bai et al.: 50,000)")
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.seq_len < 2:
-            raise ValueError(f"seq_len: got {self.seq_len}, wanted an int >= 2")
 
 
 def adding_sequences(count: int, seq_len: int, rng: np.random.Generator):

@@ -40,11 +40,6 @@ class DataConfig(GeneratedSplits):
     seq_len: int = option(1000, "T, the blank steps between the digits and their recall")
     train_size: int = option(10_000, "training sequences (Bai et al.: 10,000)")
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.seq_len < 1:
-            raise ValueError(f"seq_len: got {self.seq_len}, wanted an int >= 1")
-
 
 def copy_sequences(count: int, seq_len: int, rng: np.random.Generator):
     """inputs and targets (count, T + 20) int64 symbols, as the module doc lays them out."""
