@@ -96,3 +96,12 @@ def test_resume_refuses_changed_options_but_allows_more_epochs_and_patience(tmp_
         train(tmp_path, epochs=2, resume=True, lr=1e-2)
     _, progress = train(tmp_path, epochs=2, resume=True, patience=20)
     assert progress["epoch"] == 2
+
+
+def test_a_run_stopped_early_goes_on_when_resumed_with_more_patience(tmp_path):
+    _, stopped = train(tmp_path, epochs=8, patience=1, lr=0.3)
+    assert stopped["stopped_early"] and stopped["epoch"] < 8
+    _, again = train(tmp_path, epochs=8, patience=1, lr=0.3, resume=True)
+    assert again["epoch"] == stopped["epoch"]  # same patience: nothing more to do
+    _, more = train(tmp_path, epochs=8, patience=20, lr=0.3, resume=True)
+    assert more["epoch"] == 8 and not more["stopped_early"]

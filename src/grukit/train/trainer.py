@@ -158,6 +158,11 @@ class Trainer:
             for parameter, sample in zip(self.model.parameters(), noise):
                 parameter.sub_(sample)
 
+    def stopped_early(self, progress: dict) -> bool:
+        """Whether validation has not improved for ``patience`` epochs, under the patience
+        given now: a resumed run may be given more of it and then goes on."""
+        return bool(self.config.patience and progress["bad_epochs"] >= self.config.patience)
+
     def fit(self, resume: bool = False) -> dict:
         """Train until the epochs run out or validation stops improving; return the progress:
         {"epoch", "best_valid", "best_epoch", "bad_epochs", "halvings", "history": [...]}."""
@@ -186,7 +191,7 @@ class Trainer:
                     f"({', '.join(changed)}); only epochs and patience may change on resume"
                 )
             progress = restore(tensors, state, self.model, self.optimizer, restore_rng=True)
-            finished = progress["stopped_early"] or progress["epoch"] >= self.config.epochs
+            finished = self.stopped_early(progress) or progress["epoch"] >= self.config.epochs
             print(
                 f"{self.out_dir}: "
                 + ("finished earlier, reused" if finished else "resuming")
@@ -200,7 +205,7 @@ class Trainer:
         metrics.write_text("".join(json.dumps(line) + "\n" for line in progress["history"]))
         config = self.config
         for epoch in range(progress["epoch"], config.epochs):
-            if progress["stopped_early"]:
+            if self.stopped_early(progress):
                 break
             lr = learning_rate(config, epoch, progress["halvings"])
             for group in self.optimizer.param_groups:
@@ -231,9 +236,7 @@ class Trainer:
                 ):
                     progress["halvings"] += 1
             progress["epoch"] = epoch + 1
-            progress["stopped_early"] = bool(
-                config.patience and progress["bad_epochs"] >= config.patience
-            )
+            progress["stopped_early"] = self.stopped_early(progress)  # a record for readers
             if improved:
                 save_checkpoint(
                     self.out_dir / "best", self.model, self.optimizer, progress, self.run_config
