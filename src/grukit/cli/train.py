@@ -75,8 +75,7 @@ def run(args: argparse.Namespace) -> int:
     data = build(module.DataConfig, file_values, options)
     model = build(ModelConfig, module.MODEL_DEFAULTS, file_values, options)
     train = build(TrainConfig, module.TRAIN_DEFAULTS, file_values, options)
-    task = module.make_task(data)
-    out = args.out or f"runs/{task.title}-{model.model}-{model.hidden}"
+    out = args.out or f"runs/{data.title}-{model.model}-{model.hidden}"
     result = train_task(args.task, data, model, train, out, resume=args.resume)
     print(summary(result))
     print(f"run folder: {out}")

@@ -35,6 +35,10 @@ class DataConfig(GeneratedSplits):
     seq_len: int = option(600, "T, steps per sequence (Bai et al.: 600)")
     train_size: int = option(50_000, "training sequences (Bai et al.: 50,000)")
 
+    @property
+    def title(self) -> str:
+        return f"adding-T{self.seq_len}"
+
 
 def adding_sequences(count: int, seq_len: int, rng: np.random.Generator):
     """values (count, T) float32 ~ U(0, 1), marked (count, 2) distinct step indices,
@@ -58,7 +62,7 @@ class AddingTask(FixedLengthBatches):
             lambda count, rng: adding_sequences(count, config.seq_len, rng)
         )
         self.steps = config.seq_len
-        self.title = f"adding-T{config.seq_len}"
+        self.title = config.title
 
     def batch(self, split: str, indices: list[int], rng=None) -> Batch:
         values, marked, targets = (array[indices] for array in self.splits[split])

@@ -40,6 +40,10 @@ class DataConfig(GeneratedSplits):
     seq_len: int = option(1000, "T, the blank steps between the digits and their recall")
     train_size: int = option(10_000, "training sequences (Bai et al.: 10,000)")
 
+    @property
+    def title(self) -> str:
+        return f"copy-T{self.seq_len}"
+
 
 def copy_sequences(count: int, seq_len: int, rng: np.random.Generator):
     """inputs and targets (count, T + 20) int64 symbols, as the module doc lays them out."""
@@ -62,7 +66,7 @@ class CopyTask(FixedLengthBatches):
     def __init__(self, config: DataConfig) -> None:
         self.splits = config.generate(lambda count, rng: copy_sequences(count, config.seq_len, rng))
         self.steps = config.seq_len + 2 * DIGITS
-        self.title = f"copy-T{config.seq_len}"
+        self.title = config.title
 
     def batch(self, split: str, indices: list[int], rng=None) -> Batch:
         inputs, targets = (torch.from_numpy(array[indices]).T for array in self.splits[split])

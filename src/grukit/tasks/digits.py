@@ -44,6 +44,10 @@ class DataConfig:
     )
     data_seed: int = option(0, "seeds the split and the permutation")
 
+    @property
+    def title(self) -> str:
+        return "permuted-digits" if self.permuted else "sequential-digits"
+
 
 def load_digits_split(seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{"train", "valid", "test"}: (images (N, 64) float32 in [0, 1], labels (N,) int64)."""
@@ -91,7 +95,7 @@ class DigitsTask(FixedLengthBatches):
             if config.permuted
             else np.arange(PIXELS)
         )
-        self.title = "permuted-digits" if config.permuted else "sequential-digits"
+        self.title = config.title
         self.shift = config.shift
         self.steps = PIXELS
 

@@ -32,6 +32,10 @@ class DataConfig:
         if self.limit < 0:
             raise ValueError(f"limit: got {self.limit}, wanted an int >= 0")
 
+    @property
+    def title(self) -> str:
+        return self.dataset
+
 
 class MusicTask:
     """Batches of pieces from ``splits`` ({"train": [...], "valid": [...], "test": [...]})."""
@@ -71,4 +75,4 @@ def load_splits(config: DataConfig) -> dict[str, Pieces]:
 
 
 def make_task(config: DataConfig) -> MusicTask:
-    return MusicTask(load_splits(config), config.dataset)
+    return MusicTask(load_splits(config), config.title)

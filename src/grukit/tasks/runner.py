@@ -1,12 +1,13 @@
 """Train any task, score a checkpoint: the part of a run every task shares.
 
-A task module (``grukit.tasks.music``, ``.synthetic``, ``.digits``) offers
+A task module (``grukit.tasks.music``, ``.adding``, ``.copy_memory``, ``.digits``) offers
 
-- ``DataConfig``: a dataclass of its data options (documented fields, ``option()``);
+- ``DataConfig``: a dataclass of its data options (documented fields, ``option()``) and
+  ``title``, the name of that data in folder names and plots (e.g. "jsb", "adding-T600");
 - ``make_task(config) -> task``: the data, with
   ``batches(split, batch_size, *, shuffle, seed, bucket)``, ``loss(model, batch) ->
   (sum, count)``, ``input_size``, ``outputs``, ``head`` ("step" or "pooled"),
-  ``metric`` (the loss's short name, e.g. "nll"), ``title`` (e.g. "jsb") and
+  ``metric`` (the loss's short name, e.g. "nll"), ``title`` (its config's) and
   ``scores(model, split) -> dict`` of further metrics (accuracy, ...);
 - ``MODEL_DEFAULTS`` / ``TRAIN_DEFAULTS``: the task's own defaults for the model and
   training options (e.g. the paper's sizes).
@@ -16,6 +17,7 @@ Run folder: metrics.jsonl, best/ and last/ checkpoints, curves.png, result.json.
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from dataclasses import asdict
@@ -43,8 +45,6 @@ def task_module(name: str) -> ModuleType:
 
     if name not in TASKS:
         raise ValueError(f"task: got {name!r}, wanted one of {', '.join(TASKS)}")
-    import importlib
-
     return importlib.import_module(TASKS[name])
 
 
