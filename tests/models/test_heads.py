@@ -3,11 +3,14 @@ padding never changes a prediction."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
 import grukit
-from grukit.models import PooledReadout
+from grukit.models import ModelConfig, PooledReadout, StepReadout
+from grukit.tasks.runner import build_model
 
 
 @pytest.mark.parametrize("pooling", ["last", "mean"])
@@ -36,3 +39,30 @@ def test_pooled_prediction_ignores_padding(pooling, kind):
 def test_bad_pooling():
     with pytest.raises(ValueError, match="pooling: got 'max', wanted one of last, mean"):
         PooledReadout(grukit.GRU(2, 3), 2, "max")
+
+
+def test_readout_dropout_acts_in_training_only():
+    """``dropout`` zeroes read-out inputs in training (scaling the rest by 1/(1-p)) and is
+    the identity in eval mode; a task's ModelConfig.dropout reaches it."""
+    torch.manual_seed(0)
+    recurrent = grukit.GRU(3, 64)
+    model = StepReadout(recurrent, 1, dropout=0.5)
+    model.readout.bias.data.zero_()
+    inputs, lengths = torch.randn(4, 2, 3), torch.tensor([4, 4])
+    hidden = recurrent(inputs)[0]
+    model.eval()
+    torch.testing.assert_close(model(inputs, lengths), model.readout(hidden))
+    model.train()
+    model.readout.weight.data.fill_(1.0)
+    torch.manual_seed(1)
+    kept = torch.nn.functional.dropout(torch.ones_like(hidden), 0.5)  # the same draw
+    torch.manual_seed(1)
+    trained = model(inputs, lengths)
+    torch.testing.assert_close(trained[..., 0], (hidden * kept).sum(-1))
+    assert 0 < (kept == 0).float().mean() < 1
+
+    built = build_model(
+        SimpleNamespace(input_size=3, outputs=2, head="pooled"),
+        ModelConfig(model="lstm", hidden=5, dropout=0.25),
+    )
+    assert built.dropout.p == 0.25 and built.recurrent.dropout == 0.0  # one layer: none between

@@ -29,35 +29,45 @@ def check_recurrent(recurrent: nn.Module) -> None:
         raise ValueError("recurrent: wanted a time-major, unidirectional layer")
 
 
-class StepReadout(nn.Module):
-    """``y_t = W h_t + b`` at every step: inputs (T, B, I), lengths (B,) -> (T, B, O).
-    Padded steps' outputs are junk for the loss to leave out."""
+class Readout(nn.Module):
+    """A recurrent layer and a linear read-out ``W dropout(h) + b``. Dropout on the
+    read-out's input (identity in eval mode) is the one regulariser a single layer has on
+    its non-recurrent connections (Zaremba et al. 2014); stacked layers add their own."""
 
-    def __init__(self, recurrent: nn.Module, outputs: int) -> None:
+    def __init__(self, recurrent: nn.Module, outputs: int, dropout: float = 0.0) -> None:
         super().__init__()
         check_recurrent(recurrent)
         self.recurrent = recurrent
+        self.dropout = nn.Dropout(dropout)
         self.readout = nn.Linear(recurrent.hidden_size, outputs)
 
+    def read(self, hidden: Tensor) -> Tensor:
+        """(..., H) -> (..., O)."""
+        return self.readout(self.dropout(hidden))
+
+
+class StepReadout(Readout):
+    """``y_t = W h_t + b`` at every step: inputs (T, B, I), lengths (B,) -> (T, B, O).
+    Padded steps' outputs are junk for the loss to leave out."""
+
     def forward(self, inputs: Tensor, lengths: Tensor) -> Tensor:
-        return self.readout(encode(self.recurrent, inputs, lengths))
+        return self.read(encode(self.recurrent, inputs, lengths))
 
 
-class PooledReadout(nn.Module):
+class PooledReadout(Readout):
     """``y = W pool(h_1..h_len) + b`` per sequence: inputs (T, B, I), lengths (B,) -> (B, O).
 
     pooling: "last" takes each sequence's state after its own last step, h_len; "mean"
     averages its valid steps, (1/len) sum_{t<len} h_t. Padding never enters either.
     """
 
-    def __init__(self, recurrent: nn.Module, outputs: int, pooling: str = "last") -> None:
-        super().__init__()
-        check_recurrent(recurrent)
+    def __init__(
+        self, recurrent: nn.Module, outputs: int, pooling: str = "last", dropout: float = 0.0
+    ) -> None:
         if pooling not in POOLINGS:
             raise ValueError(f"pooling: got {pooling!r}, wanted one of {', '.join(POOLINGS)}")
-        self.recurrent = recurrent
+        super().__init__(recurrent, outputs, dropout)
         self.pooling = pooling
-        self.readout = nn.Linear(recurrent.hidden_size, outputs)
 
     def forward(self, inputs: Tensor, lengths: Tensor) -> Tensor:
         hidden = encode(self.recurrent, inputs, lengths)  # (T, B, H), 0 where padded
@@ -68,4 +78,4 @@ class PooledReadout(nn.Module):
         else:
             valid = valid_steps(lengths, hidden.shape[0])
             pooled = hidden.where(valid, 0).sum(0) / lengths.view(-1, 1).to(hidden.dtype)
-        return self.readout(pooled)
+        return self.read(pooled)

@@ -24,7 +24,7 @@ class ModelConfig:
     model: str = option("gru", "rnn (tanh), lstm, or a grukit variant: " + ", ".join(VARIANTS))
     hidden: int = option(46, "hidden units of each recurrent layer")
     layers: int = option(1, "stacked recurrent layers")
-    dropout: float = option(0.0, "dropout between stacked layers")
+    dropout: float = option(0.0, "dropout between stacked layers and before the read-out")
     reset_after: bool | None = option(
         None, "gru family: reset after the recurrent matmul (true) or before it (false: Cho, Chung)"
     )
@@ -46,21 +46,25 @@ class ModelConfig:
 
 
 def build_recurrent(config: ModelConfig, input_size: int) -> nn.Module:
-    """The time-major recurrent layer ``config`` names, reading ``input_size`` features."""
+    """The time-major recurrent layer ``config`` names, reading ``input_size`` features.
+    ``config.dropout`` goes between its stacked layers; the task head puts it before the
+    read-out."""
+    # torch warns on dropout with one layer, where it has no connection to act on.
+    between = config.dropout if config.layers > 1 else 0.0
     if config.model == "lstm":
-        lstm = nn.LSTM(input_size, config.hidden, config.layers, dropout=config.dropout)
+        lstm = nn.LSTM(input_size, config.hidden, config.layers, dropout=between)
         if config.init == "chrono":
             chrono_initialise_lstm(lstm, config.t_max)
         return lstm
     if config.model == "rnn":
         return nn.RNN(
-            input_size, config.hidden, config.layers, nonlinearity="tanh", dropout=config.dropout
+            input_size, config.hidden, config.layers, nonlinearity="tanh", dropout=between
         )
     return GRU(
         input_size,
         config.hidden,
         config.layers,
-        dropout=config.dropout,
+        dropout=between,
         variant=config.model,
         reset_after=config.reset_after if config.model in RESET_GATED else None,
         init=config.init,

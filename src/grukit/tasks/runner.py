@@ -52,8 +52,8 @@ def build_model(task, config: ModelConfig) -> nn.Module:
     """The task's head on the recurrent layer ``config`` names."""
     recurrent = build_recurrent(config, task.input_size)
     if task.head == "step":
-        return StepReadout(recurrent, task.outputs)
-    return PooledReadout(recurrent, task.outputs, getattr(task, "pooling", "last"))
+        return StepReadout(recurrent, task.outputs, config.dropout)
+    return PooledReadout(recurrent, task.outputs, getattr(task, "pooling", "last"), config.dropout)
 
 
 def score(model: nn.Module, task, split: str) -> dict:
