@@ -7,6 +7,7 @@ import os
 import sys
 
 from grukit.cli import analyze, build, env, evaluate, reproduce, train
+from grukit.extras import MissingExtra
 
 COMMANDS = {
     "train": train,
@@ -38,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("grukit: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError) as error:  # bad input: one line, no traceback
+    # Bad input or a missing data package: one line, no traceback.
+    except (ValueError, FileNotFoundError, MissingExtra) as error:
         if os.environ.get("GRUKIT_DEBUG"):
             raise
         print(f"grukit {args.command}: {error}", file=sys.stderr)

@@ -32,11 +32,19 @@ def check_recurrent(recurrent: nn.Module) -> None:
 class Readout(nn.Module):
     """A recurrent layer and a linear read-out ``W dropout(h) + b``. Dropout on the
     read-out's input (identity in eval mode) is the one regulariser a single layer has on
-    its non-recurrent connections (Zaremba et al. 2014); stacked layers add their own."""
+    its non-recurrent connections (Zaremba et al. 2014); stacked layers add their own.
+    ``embedding`` (e.g. an nn.Embedding for token ids (T, B) -> (T, B, I)) runs first."""
 
-    def __init__(self, recurrent: nn.Module, outputs: int, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        recurrent: nn.Module,
+        outputs: int,
+        dropout: float = 0.0,
+        embedding: nn.Module | None = None,
+    ) -> None:
         super().__init__()
         check_recurrent(recurrent)
+        self.embedding = embedding if embedding is not None else nn.Identity()
         self.recurrent = recurrent
         self.dropout = nn.Dropout(dropout)
         self.readout = nn.Linear(recurrent.hidden_size, outputs)
@@ -51,7 +59,7 @@ class StepReadout(Readout):
     Padded steps' outputs are junk for the loss to leave out."""
 
     def forward(self, inputs: Tensor, lengths: Tensor) -> Tensor:
-        return self.read(encode(self.recurrent, inputs, lengths))
+        return self.read(encode(self.recurrent, self.embedding(inputs), lengths))
 
 
 class PooledReadout(Readout):
@@ -62,15 +70,20 @@ class PooledReadout(Readout):
     """
 
     def __init__(
-        self, recurrent: nn.Module, outputs: int, pooling: str = "last", dropout: float = 0.0
+        self,
+        recurrent: nn.Module,
+        outputs: int,
+        pooling: str = "last",
+        dropout: float = 0.0,
+        embedding: nn.Module | None = None,
     ) -> None:
         if pooling not in POOLINGS:
             raise ValueError(f"pooling: got {pooling!r}, wanted one of {', '.join(POOLINGS)}")
-        super().__init__(recurrent, outputs, dropout)
+        super().__init__(recurrent, outputs, dropout, embedding)
         self.pooling = pooling
 
     def forward(self, inputs: Tensor, lengths: Tensor) -> Tensor:
-        hidden = encode(self.recurrent, inputs, lengths)  # (T, B, H), 0 where padded
+        hidden = encode(self.recurrent, self.embedding(inputs), lengths)  # (T, B, H), 0 padded
         lengths = lengths.to(hidden.device)
         if self.pooling == "last":
             index = (lengths - 1).view(1, -1, 1).expand(1, -1, hidden.shape[-1])

@@ -5,5 +5,9 @@ TASKS = {
     "adding": "grukit.tasks.adding",
     "copy": "grukit.tasks.copy_memory",
     "digits": "grukit.tasks.digits",
+    "spoken_digits": "grukit.tasks.spoken_digits",
+    "vowels": "grukit.tasks.vowels",
+    "classify": "grukit.tasks.classify",
+    "sentiment": "grukit.tasks.sentiment",
 }
 """Task name -> the module that offers its DataConfig and make_task."""

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
+from grukit.tasks.classification import Classification
 from grukit.tasks.generated import FixedLengthBatches
 from grukit.train.config import option
 
@@ -81,12 +82,10 @@ def shift_images(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return shifted.reshape(len(images), PIXELS)
 
 
-class DigitsTask(FixedLengthBatches):
+class DigitsTask(Classification, FixedLengthBatches):
     input_size = 1
-    outputs = CLASSES
-    head = "pooled"
-    metric = "ce"
-    metric_label = "cross-entropy (nats)"
+    outputs = classes = CLASSES
+    class_names = [str(digit) for digit in range(CLASSES)]
 
     def __init__(self, config: DataConfig) -> None:
         self.splits = load_digits_split(config.data_seed)
@@ -110,21 +109,6 @@ class DigitsTask(FixedLengthBatches):
 
     def split_size(self, split: str) -> int:
         return len(self.splits[split][1])
-
-    def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, int]:
-        inputs, targets, lengths = batch
-        logits = model(inputs, lengths)
-        return nn.functional.cross_entropy(logits, targets, reduction="sum"), len(targets)
-
-    def scores(self, model: nn.Module, split: str) -> dict:
-        model.eval()
-        right = 0
-        with torch.no_grad():
-            for inputs, targets, lengths in self.batches(
-                split, 256, shuffle=False, seed=0, bucket=False
-            ):
-                right += int((model(inputs, lengths).argmax(-1) == targets).sum())
-        return {"accuracy": right / len(self.splits[split][1])}
 
 
 def make_task(config: DataConfig) -> DigitsTask:

@@ -8,7 +8,10 @@ A task module (``grukit.tasks.music``, ``.adding``, ``.copy_memory``, ``.digits`
   ``batches(split, batch_size, *, shuffle, seed, bucket)``, ``loss(model, batch) ->
   (sum, count)``, ``input_size``, ``outputs``, ``head`` ("step" or "pooled"),
   ``metric`` (the loss's short name, e.g. "nll"), ``title`` (its config's) and
-  ``scores(model, split) -> dict`` of further metrics (accuracy, ...);
+  ``scores(model, split) -> dict`` of further metrics (accuracy, ...); optionally
+  ``report(model, out_dir) -> dict``, which writes the task's own pictures (a confusion
+  matrix, a forecast plot) into the run folder and returns what goes into result.json
+  beside the scores (e.g. a baseline's numbers on the same split);
 - ``MODEL_DEFAULTS`` / ``TRAIN_DEFAULTS``: the task's own defaults for the model and
   training options (e.g. the paper's sizes).
 
@@ -49,11 +52,16 @@ def task_module(name: str) -> ModuleType:
 
 
 def build_model(task, config: ModelConfig) -> nn.Module:
-    """The task's head on the recurrent layer ``config`` names."""
+    """The task's head on the recurrent layer ``config`` names; a task of token ids (one
+    with a ``vocabulary_size``) gets an embedding of width ``input_size`` in front."""
     recurrent = build_recurrent(config, task.input_size)
+    embedding = None
+    if getattr(task, "vocabulary_size", None):
+        embedding = nn.Embedding(task.vocabulary_size, task.input_size, padding_idx=0)
     if task.head == "step":
-        return StepReadout(recurrent, task.outputs, config.dropout)
-    return PooledReadout(recurrent, task.outputs, getattr(task, "pooling", "last"), config.dropout)
+        return StepReadout(recurrent, task.outputs, config.dropout, embedding)
+    pooling = getattr(task, "pooling", "last")
+    return PooledReadout(recurrent, task.outputs, pooling, config.dropout, embedding)
 
 
 def score(model: nn.Module, task, split: str) -> dict:
@@ -113,6 +121,8 @@ def train_task(
         else "torch",
         wall_seconds=time.perf_counter() - started,
     )
+    if hasattr(task, "report"):
+        result.update(task.report(model, out_dir))
     (out_dir / "result.json").write_text(json.dumps(result, indent=1))
     plot_learning_curves(
         {model_config.model: history},

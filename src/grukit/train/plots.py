@@ -55,3 +55,48 @@ def plot_learning_curves(
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def plot_confusion(counts, class_names: list[str], path: str | Path, title: str) -> Path:
+    """A confusion matrix (C, C), rows true class, columns predicted, as a heat map of each
+    row's fractions with the counts written in."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+    from matplotlib import pyplot as plt
+
+    counts = np.asarray(counts)
+    fractions = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    size = max(4.0, 0.45 * len(class_names) + 2)
+    figure, axes = plt.subplots(figsize=(size + 1, size))
+    image = axes.imshow(fractions, cmap="Blues", vmin=0, vmax=1)
+    ticks = range(len(class_names))
+    slanted = len(class_names) > 10 or max(len(name) for name in class_names) > 3
+    axes.set_xticks(
+        ticks, class_names, rotation=45 if slanted else 0, ha="right" if slanted else "center"
+    )
+    axes.set_yticks(ticks, class_names)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    if len(class_names) <= 20:  # counts stay legible
+        for row in ticks:
+            for column in ticks:
+                if counts[row, column]:
+                    dark = fractions[row, column] > 0.5
+                    axes.text(
+                        column,
+                        row,
+                        counts[row, column],
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                        color="white" if dark else "black",
+                    )
+    figure.colorbar(image, ax=axes, label="fraction of the true class")
+    axes.set_title(title)
+    figure.tight_layout()
+    path = Path(path)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path

