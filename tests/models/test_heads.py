@@ -66,3 +66,29 @@ def test_readout_dropout_acts_in_training_only():
         ModelConfig(model="lstm", hidden=5, dropout=0.25),
     )
     assert built.dropout.p == 0.25 and built.recurrent.dropout == 0.0  # one layer: none between
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_bidirectional_last_pooling_reads_each_directions_final_state(kind):
+    """ "last" with two directions is [forward state after the last step; backward state
+    after reading back to the first], whatever the padding."""
+    torch.manual_seed(0)
+    config = ModelConfig(model=kind, hidden=5, bidirectional=True)
+    model = build_model(SimpleNamespace(input_size=3, outputs=2, head="pooled"), config)
+    model.readout = torch.nn.Identity()  # look at the pooled state itself
+    lengths = torch.tensor([6, 2, 4])
+    inputs = torch.randn(6, 3, 3)
+    inputs[2:, 1] = 1e3  # padding
+    pooled = model(inputs, lengths)
+    for b in range(3):
+        alone = inputs[: lengths[b], b : b + 1]
+        h_n = model.recurrent(alone)[1]
+        h_n = h_n[0] if kind == "lstm" else h_n  # (directions, 1, H)
+        torch.testing.assert_close(
+            pooled[b], torch.cat([h_n[0, 0], h_n[1, 0]]), rtol=1e-5, atol=1e-6
+        )
+
+
+def test_per_step_models_refuse_to_read_backwards():
+    with pytest.raises(ValueError, match="bidirectional: a per-step model must read forwards"):
+        StepReadout(grukit.GRU(2, 3, bidirectional=True), 2)

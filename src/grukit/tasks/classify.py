@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grukit.data.sequences import load_sequence_file
-from grukit.tasks.classification import HeldOutFractions, SequenceClassificationTask
+from grukit.tasks.classification import FeatureSequences, SequenceClassificationTask
 from grukit.train.config import option
 
 MODEL_DEFAULTS = {"hidden": 64}
@@ -25,7 +25,7 @@ TRAIN_DEFAULTS = {"batch_size": 32, "lr": 2e-3, "epochs": 100, "patience": 20, "
 
 
 @dataclass
-class DataConfig(HeldOutFractions):
+class DataConfig(FeatureSequences):
     """Your labelled sequences (.npz or .csv)."""
 
     data: str | None = option(None, "the .npz or .csv file of labelled sequences (required)")
@@ -55,4 +55,5 @@ def make_task(config: DataConfig) -> SequenceClassificationTask:
         )
     observed = max(int(part.labels.max()) for part in (data, test) if part is not None) + 1
     splits = config.split(data, test)
-    return SequenceClassificationTask(splits, config.classes or observed, config.title)
+    classes = config.classes or observed
+    return SequenceClassificationTask(splits, classes, config.title, noise=config.noise)

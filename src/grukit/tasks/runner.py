@@ -60,8 +60,7 @@ def build_model(task, config: ModelConfig) -> nn.Module:
         embedding = nn.Embedding(task.vocabulary_size, task.input_size, padding_idx=0)
     if task.head == "step":
         return StepReadout(recurrent, task.outputs, config.dropout, embedding)
-    pooling = getattr(task, "pooling", "last")
-    return PooledReadout(recurrent, task.outputs, pooling, config.dropout, embedding)
+    return PooledReadout(recurrent, task.outputs, config.pooling, config.dropout, embedding)
 
 
 def score(model: nn.Module, task, split: str) -> dict:

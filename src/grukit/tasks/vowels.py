@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grukit.data.sequences import load_bundled_splits
-from grukit.tasks.classification import HeldOutFractions, SequenceClassificationTask
+from grukit.tasks.classification import FeatureSequences, SequenceClassificationTask
 
 SPEAKERS = 9
 MODEL_DEFAULTS = {"hidden": 64}
@@ -19,7 +19,7 @@ TRAIN_DEFAULTS = {"batch_size": 16, "lr": 2e-3, "epochs": 100, "patience": 25, "
 
 
 @dataclass
-class DataConfig(HeldOutFractions):
+class DataConfig(FeatureSequences):
     """The Japanese vowels speakers (official 270 / 370 split; validation from training)."""
 
     @property
@@ -31,4 +31,4 @@ def make_task(config: DataConfig) -> SequenceClassificationTask:
     official = load_bundled_splits("japanese_vowels")
     splits = config.split(official["train"], test=official["test"])
     names = [f"speaker {s + 1}" for s in range(SPEAKERS)]
-    return SequenceClassificationTask(splits, SPEAKERS, config.title, names)
+    return SequenceClassificationTask(splits, SPEAKERS, config.title, names, config.noise)

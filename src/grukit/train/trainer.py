@@ -75,9 +75,10 @@ class RunMismatch(ValueError):
 def changed_options(saved: dict, current: dict, prefix: str = "") -> list[str]:
     """The options (dotted names) whose values differ between two run configs, except
     those that only decide when to stop (``epochs``, ``patience``): a resumed run may be
-    given more of them."""
+    given more of them. Options the saved run does not name came to grukit after it began,
+    and it ran with their defaults: they are not compared."""
     changed = []
-    for key in sorted(set(saved) | set(current)):
+    for key in sorted(saved):
         name = prefix + key
         old, new = saved.get(key), current.get(key)
         if isinstance(old, dict) and isinstance(new, dict):
