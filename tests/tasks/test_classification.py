@@ -121,13 +121,17 @@ def test_tweets_tokens_vocabulary_and_split():
 
 
 @needs_tweets
-def test_sentiment_run_reports_the_baseline(tmp_path):
+def test_sentiment_run_reports_the_baseline(tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["train", "--task", "sentiment", "--limit", "1500", "--hidden", "8", "--epochs", "1"]
     assert main([*argv, "--embedding", "8", f"--out={out}"]) == 0
     result = json.loads((out / "result.json").read_text())
     assert result["baseline"] == "tfidf+logreg"
     assert 0.3 < result["baseline_test_macro_f1"] <= 1 and "test_macro_f1" in result
+    printed = capsys.readouterr().out
+    f1 = result["baseline_test_macro_f1"]
+    assert f"baseline tfidf+logreg: test accuracy {result['baseline_test_accuracy']:.4g}" in printed
+    assert f"macro_f1 {f1:.4g}" in printed
     assert (out / "confusion.png").exists()
 
 

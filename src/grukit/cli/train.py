@@ -4,6 +4,8 @@
     grukit train --task adding --seq-len 600 --model gru --hidden 150
     grukit train --task copy --model gru --init chrono --t-max 1000
     grukit train --task digits --permuted true
+    grukit train --task spoken_digits         # also: vowels, sentiment, sunspots, electricity
+    grukit train --task classify --data my.npz   # your own labelled sequences
 
 ``grukit train --task NAME --help`` lists that task's data options with its defaults.
 Options come from the task's defaults, then ``--config FILE`` (TOML or JSON; sections are
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "train a model on a task (music, adding, copy, digits)"
+HELP = "train a model on a task (music, adding, copy, digits, spoken_digits, ...)"
 DEFAULT_TASK = "music"
 
 
@@ -93,10 +95,26 @@ def summary(result: dict) -> str:
         for key, value in result.items()
         if key.startswith("test_") and key != f"test_{metric}"
     ]
-    return (
+    line = (
         f"{result['model']} ({result['recurrent_parameters']:,} recurrent parameters) on "
         f"{result['data']}: {metric.upper()} {scores}"
         + (f"; {', '.join(extra)}" if extra else "")
         + f" (best epoch {result['best_epoch']} of {result['epochs']}, "
         f"{result['seconds_per_epoch']:.1f} s/epoch, backend {result['backend']})"
     )
+    return "\n".join([line, *baseline_lines(result)])
+
+
+def baseline_lines(result: dict) -> list[str]:
+    """One line per baseline a task's report scored: result keys ``{key}`` (its name) and
+    ``{key}_test_{score}``."""
+    lines = []
+    for key, name in result.items():
+        if key.endswith("baseline") and isinstance(name, str):
+            scores = ", ".join(
+                f"{score[len(key) + 6 :]} {value:.4g}"
+                for score, value in result.items()
+                if score.startswith(f"{key}_test_")
+            )
+            lines.append(f"baseline {name}: test {scores}")
+    return lines

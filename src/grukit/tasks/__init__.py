@@ -5,6 +5,8 @@ TASKS = {
     "adding": "grukit.tasks.adding",
     "copy": "grukit.tasks.copy_memory",
     "digits": "grukit.tasks.digits",
+    "sunspots": "grukit.tasks.sunspots",
+    "electricity": "grukit.tasks.electricity",
     "spoken_digits": "grukit.tasks.spoken_digits",
     "vowels": "grukit.tasks.vowels",
     "classify": "grukit.tasks.classify",

@@ -1,0 +1,171 @@
+r"""Univariate time series for forecasting: two real data sets, windows cut from them, a
+scaler fitted on the training portion only, the error measures in the data's own units,
+and the classical baselines a recurrent model has to beat.
+
+Data (both need the ``forecast`` extra: ``pip install 'grukit[forecast]'``):
+
+- yearly sunspot numbers, 1700-2008, from ``statsmodels.datasets.sunspots``; the forecasting
+  literature (Zhang 2003, Neurocomputing 50: 159-175) uses 1700-1987, 288 years, the first
+  221 (1700-1920) to fit and the last 67 (1921-1987) to test;
+- half-hourly electricity demand in England and Wales (MW), Monday 5 June to Sunday 27
+  August 2000, 4,032 half-hours = 12 weeks, from ``pmdarima.datasets.load_taylor`` (Taylor
+  2003, J. Oper. Res. Soc. 54: 799-805).
+
+Windows. A series ``x`` (N,) is cut at forecast origins ``t``: the model reads the window
+``x[t-w : t]`` (w steps, all known at the origin) and predicts ``x[t : t+h]`` (the horizon,
+h steps). A split owns the origins whose targets lie in its own stretch of the series; its
+windows may look back into the stretch before it, which is no leak: at the origin those
+values are already observed.
+
+Errors, over every forecast step ``i`` (all origins and horizon steps) in original units:
+
+    RMSE = sqrt(mean_i (y_i - f_i)^2),   MAE = mean_i |y_i - f_i|,
+    MAPE = 100 mean_{i: y_i != 0} |y_i - f_i| / |y_i|   (percent)
+
+MAPE is undefined where the actual value is 0 (three sunspot years, 1711, 1712 and 1810,
+all in the training years); those steps are left out of it and only of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from grukit.extras import require
+
+SUNSPOT_YEARS = (1700, 1987)  # Zhang (2003)'s stretch of the yearly series
+TAYLOR_START = np.datetime64("2000-06-05T00:00")  # a Monday, 00:00-00:30 the first value
+HALF_HOUR = np.timedelta64(30, "m")
+DAY = 48  # half-hours
+WEEK = 7 * DAY
+
+
+def load_sunspots(
+    first: int = SUNSPOT_YEARS[0], last: int = SUNSPOT_YEARS[1]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Yearly sunspot numbers of the years ``first``..``last`` (both included):
+    years (N,) int64 and values (N,) float64. The default is Zhang (2003)'s 288 years."""
+    data = require("statsmodels.datasets.sunspots", "forecast", "sunspots").load_pandas().data
+    years = data["YEAR"].to_numpy().astype(np.int64)
+    if first < years[0] or last > years[-1] or first > last:
+        raise ValueError(
+            f"years: got {first}-{last}, wanted a stretch inside {years[0]}-{years[-1]}"
+        )
+    keep = (years >= first) & (years <= last)
+    return years[keep], data["SUNACTIVITY"].to_numpy(dtype=np.float64)[keep]
+
+
+def load_taylor() -> tuple[np.ndarray, np.ndarray]:
+    """Half-hourly demand in England and Wales (MW): times (4032,) datetime64[m], the start
+    of each half-hour from Monday 2000-06-05 00:00, and values (4032,) float64."""
+    values = (
+        require("pmdarima.datasets", "forecast", "electricity").load_taylor().astype(np.float64)
+    )
+    times = TAYLOR_START + HALF_HOUR * np.arange(len(values))
+    return times, values
+
+
+def window_origins(start: int, stop: int, window: int, horizon: int, stride: int = 1) -> np.ndarray:
+    """The forecast origins ``t`` (int64) whose targets ``x[t : t+h]`` lie inside
+    ``[start, stop)`` and whose window ``x[t-w : t]`` lies inside the series (t >= w):
+    every ``stride``-th one from the first."""
+    if window < 1 or horizon < 1 or stride < 1:
+        raise ValueError(
+            f"window, horizon, stride: got {window}, {horizon}, {stride}, wanted ints >= 1"
+        )
+    return np.arange(max(start, window), stop - horizon + 1, stride, dtype=np.int64)
+
+
+def make_windows(
+    series: np.ndarray, origins: np.ndarray, window: int, horizon: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """inputs (N, w) = ``x[t-w : t]`` and targets (N, h) = ``x[t : t+h]`` for each of the
+    N ``origins``, in the series' dtype."""
+    origins = np.asarray(origins)[:, None]
+    if origins.size and (origins.min() < window or origins.max() + horizon > len(series)):
+        raise ValueError("origins: a window or its targets would reach outside the series")
+    return series[origins + np.arange(-window, 0)], series[origins + np.arange(horizon)]
+
+
+@dataclass(frozen=True)
+class StandardScaler:
+    """``z = (x - mean) / std`` with the mean and (population) standard deviation of the
+    values it was fitted on: fit it on the training portion only, so that nothing about
+    the validation or test values reaches the model through its inputs."""
+
+    mean: float
+    std: float
+
+    @classmethod
+    def fit(cls, values: np.ndarray) -> StandardScaler:
+        std = float(np.std(values))
+        if not std > 0:
+            raise ValueError("values: got a constant stretch, which has no scale")
+        return cls(float(np.mean(values)), std)
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        return (values - self.mean) / self.std
+
+    def inverse(self, scaled: np.ndarray) -> np.ndarray:
+        return scaled * self.std + self.mean
+
+
+def rmse(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Root mean squared error over all elements."""
+    return float(np.sqrt(np.mean((np.asarray(actual) - forecast) ** 2)))
+
+
+def mae(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Mean absolute error over all elements."""
+    return float(np.mean(np.abs(np.asarray(actual) - forecast)))
+
+
+def mape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Mean absolute percentage error (percent) over the elements whose actual value is not
+    0 (where it is undefined); NaN if every actual value is 0."""
+    actual, forecast = np.asarray(actual), np.asarray(forecast)
+    defined = actual != 0
+    if not defined.any():
+        return float("nan")
+    return float(100 * np.mean(np.abs((actual - forecast)[defined] / actual[defined])))
+
+
+def forecast_errors(actual: np.ndarray, forecast: np.ndarray) -> dict[str, float]:
+    """{"rmse", "mae", "mape"} of a forecast, in the units of ``actual``."""
+    if np.shape(actual) != np.shape(forecast):
+        raise ValueError(
+            f"forecast: got shape {np.shape(forecast)}, wanted the actual's {np.shape(actual)}"
+        )
+    return {
+        "rmse": rmse(actual, forecast),
+        "mae": mae(actual, forecast),
+        "mape": mape(actual, forecast),
+    }
+
+
+def seasonal_naive(
+    series: np.ndarray, origins: np.ndarray, horizon: int, season: int
+) -> np.ndarray:
+    """The seasonal naive forecast (N, h): ``f[t+k] = x[t+k-season]`` for ``k < h``, the
+    value one season earlier. ``h <= season`` keeps every value used at or before the
+    origin (season 48: the previous day; 336: the same half-hour a week earlier)."""
+    if not 1 <= horizon <= season:
+        raise ValueError(f"horizon: got {horizon}, wanted 1 <= horizon <= season ({season})")
+    origins = np.asarray(origins)[:, None]
+    if origins.size and origins.min() < season:
+        raise ValueError(f"origins: got {origins.min()}, wanted >= season ({season})")
+    return series[origins + np.arange(horizon) - season]
+
+
+def arima_one_step(
+    series: np.ndarray, fit_stop: int, order: tuple[int, int, int]
+) -> tuple[np.ndarray, object]:
+    """One-step-ahead ARIMA forecasts of ``series[fit_stop:]``, (N - fit_stop,), and the
+    fitted results: the parameters are estimated on ``series[:fit_stop]`` only, then kept
+    fixed while the model runs over the rest, each forecast conditioned on the actual
+    values before it (statsmodels' ``apply(..., refit=False)``)."""
+    arima = require("statsmodels.tsa.arima.model", "forecast", "sunspots")
+    fitted = arima.ARIMA(series[:fit_stop], order=order).fit()
+    running = fitted.apply(series, refit=False)
+    return running.predict(start=fit_stop, end=len(series) - 1), fitted
