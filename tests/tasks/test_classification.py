@@ -164,3 +164,23 @@ def test_noise_augments_training_batches_only_and_reproducibly():
     assert (difference[~valid] == 0).all()  # padding stays zero
     assert torch.equal(first(noisy, True), first(noisy, True))
     assert not torch.equal(first(noisy, True, seed=0), first(noisy, True, seed=1))
+
+
+@needs_tweets
+def test_word_dropout_hides_training_tokens_only():
+    from grukit.tasks import sentiment
+
+    clean = sentiment.make_task(sentiment.DataConfig(limit=800))
+    dropped = sentiment.make_task(sentiment.DataConfig(limit=800, word_dropout=0.3))
+
+    def first(task, split, shuffle):
+        return next(task.batches(split, 64, shuffle=shuffle, seed=0, bucket=False))
+
+    assert torch.equal(first(clean, "valid", False)[0], first(dropped, "valid", False)[0])
+    ids, _, lengths = first(clean, "train", True)
+    hidden = first(dropped, "train", True)[0]
+    changed = hidden != ids
+    assert (hidden[changed] == sentiment.UNKNOWN).all()
+    assert (hidden[ids == sentiment.PAD] == sentiment.PAD).all()
+    known = (ids != sentiment.PAD) & (ids != sentiment.UNKNOWN)
+    assert changed[known].float().mean().item() == pytest.approx(0.3, abs=0.05)

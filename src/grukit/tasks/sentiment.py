@@ -103,12 +103,17 @@ class DataConfig(HeldOutFractions):
     embedding: int = option(64, "width of the token embedding")
     min_count: int = option(2, "training-split occurrences a token needs to get its own id")
     limit: int = option(0, "use only N tweets drawn at random (0 = all; for quick checks)")
+    word_dropout: float = option(
+        0.0, "training: chance that a token is read as unknown (drawn per batch)"
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
         for name in ("embedding", "min_count"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: got {getattr(self, name)}, wanted an int >= 1")
+        if not 0 <= self.word_dropout < 1:
+            raise ValueError(f"word_dropout: got {self.word_dropout}, wanted a number in [0, 1)")
 
     @property
     def title(self) -> str:
@@ -138,12 +143,16 @@ class SentimentTask(Classification):
         self.vocabulary_size = len(self.vocabulary)
         self.input_size = config.embedding
         self.title = config.title
+        self.word_dropout = config.word_dropout
 
     def batches(
         self, split: str, batch_size: int, *, shuffle: bool, seed: int, bucket: bool
     ) -> Iterator[Batch]:
         tokens = self.tokens[split]
         lengths = [len(t) for t in tokens]
+        # Word dropout (training only), seeded like the batch order so that a resumed run
+        # draws the same: it keeps the classifier from leaning on a few memorised words.
+        rng = np.random.default_rng([seed, 1]) if shuffle and self.word_dropout else None
         for indices in batch_indices(
             lengths, batch_size, shuffle=shuffle, seed=seed, bucket=bucket
         ):
@@ -151,6 +160,9 @@ class SentimentTask(Classification):
             ids = torch.full((int(batch_lengths.max()), len(indices)), PAD, dtype=torch.int64)
             for column, i in enumerate(indices):
                 ids[: lengths[i], column] = torch.from_numpy(tokens[i])
+            if rng is not None:
+                dropped = torch.from_numpy(rng.random(tuple(ids.shape)) < self.word_dropout)
+                ids[dropped & (ids != PAD)] = UNKNOWN
             yield ids, torch.from_numpy(self.labels[split][indices]), batch_lengths
 
     def report(self, model: nn.Module, out_dir: Path) -> dict:
