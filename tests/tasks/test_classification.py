@@ -35,6 +35,19 @@ def test_macro_f1_equals_sklearn():
     assert macro_f1(padded) == pytest.approx(macro_f1(counts))
 
 
+def test_summary_features_by_hand():
+    from grukit.data.sequences import LabelledSequences
+    from grukit.tasks.classification import summary_features
+
+    data = LabelledSequences(
+        [np.array([[1.0, 0], [3, 2]]), np.array([[5.0, -1]])], np.array([0, 1])
+    )
+    np.testing.assert_allclose(
+        summary_features(data),
+        [[2, 1, 1, 1, 1, 0, 3, 2], [5, -1, 0, 0, 5, -1, 5, -1]],
+    )
+
+
 def test_spoken_digits_split_and_scaling():
     task = spoken_digits.make_task(spoken_digits.DataConfig())
     sizes = {split: np.bincount(task.splits[split].labels).tolist() for split in task.splits}
@@ -80,6 +93,9 @@ def test_one_epoch_on_a_users_file_writes_the_report(tmp_path):
     assert main([*argv, "--epochs", "1", f"--out={out}"]) == 0
     result = json.loads((out / "result.json").read_text())
     assert result["data"] == "mine" and 0 <= result["test_accuracy"] <= 1
+    # Classes 0, 1, 2 sit at feature means 0, 1, 2: the mean-feature baseline finds them.
+    assert result["baseline"] == "logreg on mean/std/min/max"
+    assert result["baseline_test_accuracy"] >= 0.8
     assert (out / "confusion.png").stat().st_size > 1000
     task = classify.make_task(classify.DataConfig(data=str(path)))
     assert {split: len(part) for split, part in task.splits.items()} == {

