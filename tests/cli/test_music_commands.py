@@ -46,7 +46,7 @@ def test_train_then_eval(tmp_path, capsys):
     result = json.loads((out / "result.json").read_text())
     assert main(["eval", str(out / "best"), "--split", "test"]) == 0
     printed = capsys.readouterr().out
-    assert f"NLL {result['test_nll']:.4f}" in printed
+    assert f"NLL {result['test_nll']:.4g}" in printed
 
 
 def test_config_file_and_overrides(tmp_path, capsys):

@@ -50,7 +50,7 @@ def test_train_then_eval(argv, metric, extra, tmp_path, capsys):
         assert 0 <= result[extra] <= 1 and extra.removeprefix("test_") in printed
     assert main(["eval", str(out / "best")]) == 0
     printed = capsys.readouterr().out
-    assert f"{metric.upper()} {result[f'test_{metric}']:.4f}" in printed
+    assert f"{metric.upper()} {result[f'test_{metric}']:.4g}" in printed
 
 
 def test_each_task_documents_its_own_options(capsys):
