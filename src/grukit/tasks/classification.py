@@ -26,6 +26,11 @@ EVAL_BATCH = 256
 BASELINE_C = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)  # logistic regression C, tried on valid
 
 
+def accuracy(confusion: np.ndarray) -> float:
+    """The share of the diagonal in ``confusion`` (C, C)."""
+    return float(np.trace(confusion) / confusion.sum())
+
+
 def macro_f1(confusion: np.ndarray) -> float:
     """Mean F1 over the classes that occur in the truth or the predictions of ``confusion``
     (C, C), rows true class, columns predicted class."""
@@ -56,7 +61,7 @@ def logistic_regression_baseline(
     return {
         "baseline": name,
         "baseline_C": best_c,
-        "baseline_test_accuracy": float(np.trace(counts) / counts.sum()),
+        "baseline_test_accuracy": accuracy(counts),
         "baseline_test_macro_f1": macro_f1(counts),
     }
 
@@ -100,19 +105,18 @@ class Classification:
 
     def scores(self, model: nn.Module, split: str) -> dict:
         counts = self.confusion(model, split)
-        return {"accuracy": np.trace(counts) / counts.sum(), "macro_f1": macro_f1(counts)}
+        return {"accuracy": accuracy(counts), "macro_f1": macro_f1(counts)}
 
     def report(self, model: nn.Module, out_dir: Path) -> dict:
         """Writes ``confusion.png``, the test split's confusion matrix."""
         from grukit.train.plots import plot_confusion
 
         counts = self.confusion(model, "test")
-        accuracy = np.trace(counts) / counts.sum()
         plot_confusion(
             counts,
             self.class_names,
             Path(out_dir) / "confusion.png",
-            f"{self.title}: test confusion (accuracy {accuracy:.1%})",
+            f"{self.title}: test confusion (accuracy {accuracy(counts):.1%})",
         )
         return {}
 
