@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from grukit.data.batching import batch_indices
+from grukit.data.batching import batch_indices, pad_sequences
 from grukit.extras import package_folder
 from grukit.tasks.classification import (
     Classification,
@@ -159,10 +159,9 @@ class SentimentTask(Classification):
         for indices in batch_indices(
             lengths, batch_size, shuffle=shuffle, seed=seed, bucket=bucket
         ):
-            batch_lengths = torch.tensor([lengths[i] for i in indices], dtype=torch.int64)
-            ids = torch.full((int(batch_lengths.max()), len(indices)), PAD, dtype=torch.int64)
-            for column, i in enumerate(indices):
-                ids[: lengths[i], column] = torch.from_numpy(tokens[i])
+            # pad_sequences fills with 0, the PAD id.
+            ids, batch_lengths = pad_sequences([tokens[i][:, None] for i in indices], torch.int64)
+            ids = ids[..., 0]  # (T, B)
             if rng is not None:
                 dropped = torch.from_numpy(rng.random(tuple(ids.shape)) < self.word_dropout)
                 ids[dropped & (ids != PAD)] = UNKNOWN
