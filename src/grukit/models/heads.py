@@ -25,6 +25,11 @@ def encode(recurrent: nn.Module, inputs: Tensor, lengths: Tensor) -> Tensor:
     return pad_packed_sequence(recurrent(packed)[0], total_length=inputs.shape[0])[0]
 
 
+def check_pooling(pooling: str) -> None:
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling: got {pooling!r}, wanted one of {', '.join(POOLINGS)}")
+
+
 def check_recurrent(recurrent: nn.Module) -> None:
     if getattr(recurrent, "batch_first", False):
         raise ValueError("recurrent: wanted a time-major layer")
@@ -56,7 +61,7 @@ class Readout(nn.Module):
         self.readout = nn.Linear(directions(recurrent) * recurrent.hidden_size, outputs)
 
     def read(self, hidden: Tensor) -> Tensor:
-        """(..., H) -> (..., O)."""
+        """(..., D H) -> (..., O), D = 1 or 2 directions."""
         return self.readout(self.dropout(hidden))
 
 
@@ -94,8 +99,7 @@ class PooledReadout(Readout):
         dropout: float = 0.0,
         embedding: nn.Module | None = None,
     ) -> None:
-        if pooling not in POOLINGS:
-            raise ValueError(f"pooling: got {pooling!r}, wanted one of {', '.join(POOLINGS)}")
+        check_pooling(pooling)
         super().__init__(recurrent, outputs, dropout, embedding)
         self.pooling = pooling
 

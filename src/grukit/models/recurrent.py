@@ -13,7 +13,7 @@ from torch import nn
 from grukit.cells import RESET_GATED, VARIANTS
 from grukit.layers import GRU
 from grukit.layers.checks import check_init
-from grukit.models.heads import POOLINGS
+from grukit.models.heads import check_pooling
 from grukit.train.config import option
 
 MODELS = ("rnn", "lstm", *VARIANTS)
