@@ -48,8 +48,7 @@ class ModelConfig:
                 raise ValueError(f"{name}: got {getattr(self, name)}, wanted an int >= 1")
         if not 0 <= self.dropout <= 1:
             raise ValueError(f"dropout: got {self.dropout}, wanted a number in [0, 1]")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling: got {self.pooling!r}, wanted one of {', '.join(POOLINGS)}")
+        check_pooling(self.pooling)
         check_init(self.init, self.t_max)
         if self.init == "chrono" and self.model == "rnn":
             raise ValueError("init: got 'chrono' for model 'rnn', which has no gates")
