@@ -186,7 +186,7 @@ def test_noise_augments_training_batches_only_and_reproducibly():
 def test_word_dropout_hides_training_tokens_only():
     from grukit.tasks import sentiment
 
-    clean = sentiment.make_task(sentiment.DataConfig(limit=800))
+    clean = sentiment.make_task(sentiment.DataConfig(limit=800, word_dropout=0.0))
     dropped = sentiment.make_task(sentiment.DataConfig(limit=800, word_dropout=0.3))
 
     def first(task, split, shuffle):
