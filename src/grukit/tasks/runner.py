@@ -1,6 +1,6 @@
 """Train any task, score a checkpoint: the part of a run every task shares.
 
-A task module (``grukit.tasks.music``, ``.adding``, ``.copy_memory``, ``.digits``) offers
+A task module (one per name in ``grukit.tasks.TASKS``, e.g. ``grukit.tasks.music``) offers
 
 - ``DataConfig``: a dataclass of its data options (documented fields, ``option()``) and
   ``title``, the name of that data in folder names and plots (e.g. "jsb", "adding-T600");
