@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from grukit.cli import main
+from grukit.train import read_checkpoint
 
 
 @pytest.mark.parametrize(
@@ -67,3 +69,24 @@ def test_unknown_task_is_one_line(capsys):
         main(["train", "--task", "chess"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'chess'" in capsys.readouterr().err
+
+
+def test_a_run_can_start_from_another_runs_weights(tmp_path, capsys):
+    """The curriculum the copy-memory recipe uses: short sequences first, then the long
+    ones from those weights (``--init-from``); a model of another shape is refused."""
+    short, long = tmp_path / "short", tmp_path / "long"
+    tiny = ["--task", "copy", "--train-size", "64", "--test-size", "32", "--hidden", "8"]
+    assert main(["train", *tiny, "--seq-len", "6", "--epochs", "2", f"--out={short}"]) == 0
+    argv = [*tiny, "--seq-len", "12", "--epochs", "1", "--lr", "1e-12", f"--out={long}"]
+    assert main(["train", *argv, f"--init-from={short / 'best'}"]) == 0
+    started, _ = read_checkpoint(short / "best")
+    ended, _ = read_checkpoint(long / "best")
+    model_tensors = [name for name in started if name.startswith("model.")]
+    assert model_tensors and all(
+        torch.allclose(started[name], ended[name], atol=1e-8) for name in model_tensors
+    )  # a fresh initialisation would differ by ~0.1
+    capsys.readouterr()
+    wider = [*tiny[:-1], "9", "--seq-len", "12", f"--out={tmp_path / 'wider'}"]
+    assert main(["train", *wider, f"--init-from={short / 'best'}"]) == 2
+    error = capsys.readouterr().err
+    assert "holds a model of another shape" in error and "recurrent." in error

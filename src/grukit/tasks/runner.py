@@ -33,7 +33,7 @@ from torch import nn
 from grukit.layers import GRU
 from grukit.models import ModelConfig, PooledReadout, StepReadout, build_recurrent
 from grukit.models.recurrent import recurrent_parameters
-from grukit.train.checkpoint import read_checkpoint, restore
+from grukit.train.checkpoint import load_weights, read_checkpoint, restore
 from grukit.train.config import TrainConfig
 from grukit.train.plots import plot_learning_curves
 from grukit.train.trainer import Trainer, mean_loss
@@ -85,6 +85,8 @@ def train_task(
     task = task_module(task_name).make_task(data)
     torch.manual_seed(train.seed)
     model = build_model(task, model_config)
+    if train.init_from and not (resume and (out_dir / "last").exists()):
+        load_weights(train.init_from, model)  # a resumed run goes on from its own weights
     if isinstance(model.recurrent, GRU):
         model.recurrent.backend_choice()  # builds the kernels now, not in the first epoch
     run_config = {

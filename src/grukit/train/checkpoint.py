@@ -110,6 +110,28 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     return tensors, state
 
 
+def load_weights(path: str | Path, model: torch.nn.Module) -> None:
+    """Start ``model`` from the weights of the checkpoint folder ``path`` (a warm start:
+    fine-tuning, or a curriculum from short sequences to long ones). Only the model's
+    tensors are read; the optimizer and generators start afresh. The checkpoint must hold
+    a model of the same shape: CheckpointError names every tensor that differs."""
+    tensors, _ = read_checkpoint(path)
+    saved = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    wanted = model.state_dict()
+    differences = [
+        f"{name} {tuple(saved[name].shape) if name in saved else 'missing'} there, "
+        f"{tuple(tensor.shape)} here"
+        for name, tensor in wanted.items()
+        if name not in saved or saved[name].shape != tensor.shape
+    ] + [f"{name} there, not here" for name in saved if name not in wanted]
+    if differences:
+        raise CheckpointError(
+            f"init_from: {str(path)!r} holds a model of another shape (give the same "
+            f"--model, --hidden, --layers and task inputs): {'; '.join(differences[:4])}"
+        )
+    model.load_state_dict(saved)
+
+
 def restore(
     tensors: dict[str, torch.Tensor],
     state: dict,

@@ -43,6 +43,11 @@ class TrainConfig:
     )
     bucket: bool = option(False, "batch sequences of similar length together")
     seed: int = option(0, "seeds the weights, batch order, dropout and weight noise")
+    init_from: str = option(
+        "",
+        "start from the weights of this checkpoint folder (a run's best or last), e.g. one "
+        "trained on shorter sequences; the model must have the same shape",
+    )
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:

@@ -65,7 +65,9 @@ def learning_rate(config: TrainConfig, epoch: int, plateau_halvings: int) -> flo
     return config.lr
 
 
-STOPPING_OPTIONS = ("epochs", "patience")
+# Options a resumed run may be given anew: when to stop, and where a fresh run's weights
+# came from (a resumed run starts from its own last checkpoint).
+RESUME_FREE_OPTIONS = ("epochs", "patience", "init_from")
 
 
 class RunMismatch(ValueError):
@@ -74,16 +76,16 @@ class RunMismatch(ValueError):
 
 def changed_options(saved: dict, current: dict, prefix: str = "") -> list[str]:
     """The options (dotted names) whose values differ between two run configs, except
-    those that only decide when to stop (``epochs``, ``patience``): a resumed run may be
-    given more of them. Options the saved run does not name came to grukit after it began,
-    and it ran with their defaults: they are not compared."""
+    ``RESUME_FREE_OPTIONS``: a resumed run may be given more epochs or patience. Options
+    the saved run does not name came to grukit after it began, and it ran with their
+    defaults: they are not compared."""
     changed = []
     for key in sorted(saved):
         name = prefix + key
         old, new = saved.get(key), current.get(key)
         if isinstance(old, dict) and isinstance(new, dict):
             changed += changed_options(old, new, name + ".")
-        elif key not in STOPPING_OPTIONS and old != new:
+        elif key not in RESUME_FREE_OPTIONS and old != new:
             changed.append(f"{name}: {old!r} then {new!r}")
     return changed
 
