@@ -22,14 +22,16 @@ from grukit.train.config import option
 
 Batch = tuple[Tensor, Tensor, Tensor]  # inputs (64, B, 1), targets (B,), lengths (B,)
 PIXELS, CLASSES = 64, 10
-MODEL_DEFAULTS = {"hidden": 128}
-# Weight noise and a patient schedule: the set is small and the models overfit it.
+# The set is small and the models overfit it: a wide layer held back by dropout before the
+# read-out, weight noise, shifted training images and a patient schedule (the recipe of the
+# README's table: 97.4% test accuracy in pixel order, mean of three seeds).
+MODEL_DEFAULTS = {"hidden": 256, "dropout": 0.5}
 TRAIN_DEFAULTS = {
     "batch_size": 32,
     "lr": 2e-3,
     "epochs": 150,
-    "patience": 25,
-    "plateau_epochs": 8,
+    "patience": 40,
+    "plateau_epochs": 15,
     "weight_noise": 0.03,
 }
 TEST_FRACTION, VALID_COUNT = 0.2, 180
@@ -41,7 +43,7 @@ class DataConfig:
 
     permuted: bool = option(False, "feed the pixels in one fixed random order")
     shift: bool = option(
-        False, "training images shifted by up to one pixel each way, drawn per batch"
+        True, "training images shifted by up to one pixel each way, drawn per batch"
     )
     data_seed: int = option(0, "seeds the split and the permutation")
 
