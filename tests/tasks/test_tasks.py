@@ -144,3 +144,20 @@ def test_shift_changes_only_training_batches_and_depends_on_the_seed():
     indices = next(batch_indices([64] * 1257, 16, shuffle=True, seed=0))
     unchanged = torch.from_numpy(plain.splits["train"][0][indices]).T.unsqueeze(-1)
     assert torch.equal(first(plain, "train", True, 0), unchanged)
+
+
+def test_digits_report_has_the_pixel_baseline_whatever_the_order(tmp_path):
+    """The baseline sees the 64 pixels at once: permuting them changes nothing for it."""
+    from grukit.models import ModelConfig
+    from grukit.tasks.runner import build_model
+
+    reports = []
+    for permuted in (False, True):
+        task = digits.make_task(digits.DataConfig(permuted=permuted))
+        torch.manual_seed(0)
+        model = build_model(task, ModelConfig(model="gru", hidden=4))
+        reports.append(task.report(model, tmp_path))
+        assert (tmp_path / "confusion.png").is_file()
+    plain, permuted = reports
+    assert plain["baseline"] == "logreg on the 64 pixels"
+    assert 0.9 < plain["baseline_test_accuracy"] == permuted["baseline_test_accuracy"] <= 1
