@@ -73,7 +73,8 @@ def test_unknown_task_is_one_line(capsys):
 
 def test_a_run_can_start_from_another_runs_weights(tmp_path, capsys):
     """The curriculum the copy-memory recipe uses: short sequences first, then the long
-    ones from those weights (``--init-from``); a model of another shape is refused."""
+    ones from those weights (``--init-from``); a model of another shape or kind (here
+    reset before the matmul instead of after: same shapes) is refused."""
     short, long = tmp_path / "short", tmp_path / "long"
     tiny = ["--task", "copy", "--train-size", "64", "--test-size", "32", "--hidden", "8"]
     assert main(["train", *tiny, "--seq-len", "6", "--epochs", "2", f"--out={short}"]) == 0
@@ -90,3 +91,7 @@ def test_a_run_can_start_from_another_runs_weights(tmp_path, capsys):
     assert main(["train", *wider, f"--init-from={short / 'best'}"]) == 2
     error = capsys.readouterr().err
     assert "holds a model of another shape" in error and "recurrent." in error
+    other = [*tiny, "--seq-len", "12", "--reset-after", "false", f"--out={tmp_path / 'b'}"]
+    assert main(["train", *other, f"--init-from={short / 'best'}"]) == 2
+    error = capsys.readouterr().err
+    assert "another kind of model: reset_after None there, False here" in error

@@ -85,8 +85,9 @@ def train_task(
     task = task_module(task_name).make_task(data)
     torch.manual_seed(train.seed)
     model = build_model(task, model_config)
+    # A warm start; a resumed run goes on from its own weights instead.
     if train.init_from and not (resume and (out_dir / "last").exists()):
-        load_weights(train.init_from, model)  # a resumed run goes on from its own weights
+        load_weights(train.init_from, model, asdict(model_config))
     if isinstance(model.recurrent, GRU):
         model.recurrent.backend_choice()  # builds the kernels now, not in the first epoch
     run_config = {

@@ -110,12 +110,30 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     return tensors, state
 
 
-def load_weights(path: str | Path, model: torch.nn.Module) -> None:
-    """Start ``model`` from the weights of the checkpoint folder ``path`` (a warm start:
-    fine-tuning, or a curriculum from short sequences to long ones). Only the model's
-    tensors are read; the optimizer and generators start afresh. The checkpoint must hold
-    a model of the same shape: CheckpointError names every tensor that differs."""
-    tensors, _ = read_checkpoint(path)
+# Model options that change what the weights mean: two models that differ in one of them
+# may still have tensors of the same shapes (reset before or after the matmul, say).
+ARCHITECTURE_OPTIONS = ("model", "reset_after", "bidirectional", "pooling")
+
+
+def load_weights(path: str | Path, model: torch.nn.Module, model_config: dict) -> None:
+    """Start ``model`` (built from ``model_config``, a ModelConfig as a dict) from the
+    weights of the checkpoint folder ``path``: a warm start, for fine-tuning or a curriculum
+    from short sequences to long ones. Only the model's tensors are read; the optimizer and
+    generators start afresh. CheckpointError if the checkpoint's model differs in an
+    ``ARCHITECTURE_OPTIONS`` entry or in a tensor's shape (the first four are named)."""
+    tensors, state = read_checkpoint(path)
+    saved_config = state.get("config", {}).get("model", {})
+    other = [
+        f"{name} {saved_config[name]!r} there, {model_config[name]!r} here"
+        for name in ARCHITECTURE_OPTIONS
+        if name in saved_config
+        and name in model_config
+        and saved_config[name] != model_config[name]
+    ]
+    if other:
+        raise CheckpointError(
+            f"init_from: {str(path)!r} holds another kind of model: {'; '.join(other)}"
+        )
     saved = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     wanted = model.state_dict()
     differences = [
