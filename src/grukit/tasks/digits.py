@@ -23,8 +23,8 @@ from grukit.train.config import option
 Batch = tuple[Tensor, Tensor, Tensor]  # inputs (64, B, 1), targets (B,), lengths (B,)
 PIXELS, CLASSES = 64, 10
 # The set is small and the models overfit it: a wide layer held back by dropout before the
-# read-out, weight noise, shifted training images and a patient schedule (the recipe of the
-# README's table: 97.4% test accuracy in pixel order, mean of three seeds).
+# read-out, weight noise, shifted training images and a patient schedule (the README's
+# recipe: 97.5% test accuracy in pixel order on seed 0, 93.1-98.6% over five seeds).
 MODEL_DEFAULTS = {"hidden": 256, "dropout": 0.5}
 TRAIN_DEFAULTS = {
     "batch_size": 32,

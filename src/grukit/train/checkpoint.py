@@ -115,6 +115,11 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
 ARCHITECTURE_OPTIONS = ("model", "reset_after", "bidirectional", "pooling")
 
 
+def model_weights(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The model's state_dict among a checkpoint's tensors (stored under ``model.``)."""
+    return {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+
+
 def load_weights(path: str | Path, model: torch.nn.Module, model_config: dict) -> None:
     """Start ``model`` (built from ``model_config``, a ModelConfig as a dict) from the
     weights of the checkpoint folder ``path``: a warm start, for fine-tuning or a curriculum
@@ -134,7 +139,7 @@ def load_weights(path: str | Path, model: torch.nn.Module, model_config: dict) -
         raise CheckpointError(
             f"init_from: {str(path)!r} holds another kind of model: {'; '.join(other)}"
         )
-    saved = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    saved = model_weights(tensors)
     wanted = model.state_dict()
     differences = [
         f"{name} {tuple(saved[name].shape) if name in saved else 'missing'} there, "
@@ -158,9 +163,7 @@ def restore(
     restore_rng: bool = False,
 ) -> dict:
     """Load a checkpoint's model (and optimizer, generators) in place; return its progress."""
-    model.load_state_dict(
-        {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-    )
+    model.load_state_dict(model_weights(tensors))
     if optimizer is not None:
         optimizer_state: dict[int, dict] = {}
         for key, value in tensors.items():
