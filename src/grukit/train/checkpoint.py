@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from grukit.cells import RESET_GATED, cell_spec
+
 TENSORS = "tensors.safetensors"
 STATE = "state.json"
 
@@ -115,6 +117,15 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
 ARCHITECTURE_OPTIONS = ("model", "reset_after", "bidirectional", "pooling")
 
 
+def architecture(model_config: dict) -> dict:
+    """A model config's ``ARCHITECTURE_OPTIONS``, ``reset_after`` resolved as the layer
+    resolves it (None = the variant's default), so that equal models compare equal."""
+    values = {name: model_config.get(name) for name in ARCHITECTURE_OPTIONS}
+    if values["model"] in RESET_GATED:
+        values["reset_after"] = cell_spec(values["model"], values["reset_after"]).reset_after
+    return values
+
+
 def model_weights(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The model's state_dict among a checkpoint's tensors (stored under ``model.``)."""
     return {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
@@ -128,12 +139,11 @@ def load_weights(path: str | Path, model: torch.nn.Module, model_config: dict) -
     ``ARCHITECTURE_OPTIONS`` entry or in a tensor's shape (the first four are named)."""
     tensors, state = read_checkpoint(path)
     saved_config = state.get("config", {}).get("model", {})
+    there, here = architecture(saved_config), architecture(model_config)
     other = [
-        f"{name} {saved_config[name]!r} there, {model_config[name]!r} here"
+        f"{name} {there[name]!r} there, {here[name]!r} here"
         for name in ARCHITECTURE_OPTIONS
-        if name in saved_config
-        and name in model_config
-        and saved_config[name] != model_config[name]
+        if name in saved_config and name in model_config and there[name] != here[name]
     ]
     if other:
         raise CheckpointError(
