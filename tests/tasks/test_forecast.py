@@ -16,24 +16,13 @@ import pytest
 import torch
 from torch import nn
 
-from grukit.data.series import (
-    DAY,
-    WEEK,
-    StandardScaler,
-    arima_one_step,
-    forecast_errors,
-    load_sunspots,
-    load_taylor,
-    mae,
-    make_windows,
-    mape,
-    rmse,
-    seasonal_naive,
-    window_origins,
-)
+from grukit.data.scaling import StandardScaler
+from grukit.data.series import DAY, WEEK, load_sunspots, load_taylor, make_windows, window_origins
+from grukit.metrics import forecast_errors, mae, mape, rmse
 from grukit.models import ModelConfig
-from grukit.tasks import electricity, sunspots
-from grukit.tasks.runner import train_task
+from grukit.tasks.forecasting import electricity, sunspots
+from grukit.tasks.forecasting.baselines import arima_one_step, seasonal_naive
+from grukit.tasks.runner import RunConfig, run_training
 from grukit.train.config import TrainConfig
 
 
@@ -44,18 +33,22 @@ class Constant(nn.Module):
         super().__init__()
         self.outputs, self.value = outputs, value
 
-    def forward(self, inputs, lengths):
-        return torch.full((inputs.shape[1], self.outputs), self.value)
+    def forward(self, inputs, lengths, state=None):
+        return torch.full((inputs.shape[1], self.outputs), self.value), state
 
 
 @pytest.fixture(scope="module")
 def sunspot_task():
-    return sunspots.make_task(sunspots.DataConfig(window=20, valid_years=33, anchor=0))
+    return sunspots.SunspotsTask.from_config(
+        sunspots.DataConfig(window=20, valid_years=33, anchor=0)
+    )
 
 
 @pytest.fixture(scope="module")
 def electricity_task():
-    return electricity.make_task(electricity.DataConfig())  # window 336, anchor 336
+    return electricity.ElectricityTask.from_config(
+        electricity.DataConfig()
+    )  # window 336, anchor 336
 
 
 # ------------------------------------------------------------------ helpers, by hand
@@ -99,8 +92,10 @@ def test_scaler_standardises_with_the_values_it_was_fitted_on():
     assert (scaler.mean, scaler.std) == (2.0, 1.0)
     assert scaler.transform(np.array([4.0])).tolist() == [2.0]
     assert scaler.inverse(np.array([-1.0])).tolist() == [1.0]
-    with pytest.raises(ValueError, match="constant"):
-        StandardScaler.fit(np.full(3, 5.0))
+    constant = StandardScaler.fit(np.full(3, 5.0))  # no spread: centred, not scaled
+    assert (constant.mean, constant.std) == (5.0, 1.0)
+    again = StandardScaler.from_dict(json.loads(json.dumps(scaler.to_dict())))
+    assert (again.mean, again.std) == (2.0, 1.0)
 
 
 def test_arima_forecasts_one_step_with_parameters_fixed_on_the_fit_years():
@@ -164,7 +159,7 @@ def test_sunspot_scaler_is_fitted_on_the_training_years_only(sunspot_task):
 
 
 def test_sunspot_anchor_makes_the_outputs_changes_from_last_year():
-    task = sunspots.make_task(sunspots.DataConfig(window=20, anchor=1))
+    task = sunspots.SunspotsTask.from_config(sunspots.DataConfig(window=20, anchor=1))
     scaled = task.scaler.transform(task.series).astype(np.float32)
     # Each year of the window comes with its change from the year before: the first
     # window (target 1721) reads 1701-1720 and needs 1700 too.
@@ -241,8 +236,8 @@ def test_electricity_baselines_by_hand(electricity_task):
     test = values[10 * WEEK :].reshape(14, 48)
     daily = values[10 * WEEK - DAY : -DAY].reshape(14, 48)  # each day: the day before
     weekly = values[9 * WEEK : -WEEK].reshape(14, 48)  # each day: the same day a week before
-    (key, name, forecast), (weekly_key, _, weekly_forecast) = electricity_task.baselines()
-    assert (key, weekly_key) == ("baseline", "weekly_baseline") and "previous day" in name
+    (name, forecast), (weekly_name, weekly_forecast) = electricity_task.baseline_forecasts()
+    assert "previous day" in name and "week earlier" in weekly_name
     np.testing.assert_array_equal(forecast, daily)
     np.testing.assert_array_equal(weekly_forecast, weekly)
     # A model answering 0 offsets is the weekly naive forecast, to float32 rounding.
@@ -263,34 +258,36 @@ def test_bad_options_name_themselves():
 
 
 @pytest.mark.parametrize(
-    "task_name, data, baseline_keys",
+    "task_name, data, baseline_names",
     [
-        ("sunspots", sunspots.DataConfig(window=10, valid_years=20), ["baseline"]),
+        ("sunspots", sunspots.DataConfig(window=10, valid_years=20), ["ARIMA(9, 0, 0)"]),
         (
             "electricity",
             electricity.DataConfig(window=96, anchor=48, train_stride=24),
-            ["baseline", "weekly_baseline"],
+            ["seasonal naive (previous day)", "seasonal naive (a week earlier)"],
         ),
     ],
 )
-def test_one_epoch_writes_the_forecast_plot_and_baselines(task_name, data, baseline_keys, tmp_path):
+def test_one_epoch_writes_the_forecast_plot_and_baselines(
+    task_name, data, baseline_names, tmp_path
+):
     model = ModelConfig(model="gru", hidden=4, backend="reference")
     train = TrainConfig(epochs=1, batch_size=64)
-    train_task(task_name, data, model, train, tmp_path / "run", log=io.StringIO())
+    run = RunConfig(task_name, data, model, train, str(tmp_path / "run"))
+    run_training(run, log=io.StringIO())
     assert (tmp_path / "run" / "forecast.png").stat().st_size > 10_000
     saved = json.loads((tmp_path / "run" / "result.json").read_text())
-    for key in baseline_keys:
-        assert isinstance(saved[key], str)
-        assert {f"{key}_test_{error}" for error in ("rmse", "mae", "mape")} <= saved.keys()
+    assert [baseline["name"] for baseline in saved["baselines"]] == baseline_names
+    for baseline in saved["baselines"]:
+        assert set(baseline["scores"]) == {f"test_{error}" for error in ("rmse", "mae", "mape")}
     for error in ("rmse", "mae", "mape"):
         assert saved[f"test_{error}"] > 0 and math.isfinite(saved[f"test_{error}"])
     if task_name == "electricity":  # the previous day's values, by hand
         values = load_taylor()[1]
         expected = mape(values[10 * WEEK :], values[10 * WEEK - DAY : -DAY])
-        assert saved["baseline_test_mape"] == pytest.approx(expected, rel=1e-12)
+        assert saved["baselines"][0]["scores"]["test_mape"] == pytest.approx(expected, rel=1e-12)
     else:  # Zhang's AR(9) fitted on 1700-1920
-        assert saved["baseline"] == "ARIMA(9, 0, 0)"
-        assert saved["baseline_test_rmse"] == pytest.approx(17.58, abs=0.05)
+        assert saved["baselines"][0]["scores"]["test_rmse"] == pytest.approx(17.58, abs=0.05)
 
 
 # ------------------------------------------------------------------ missing package

@@ -11,11 +11,14 @@ import torch
 from torch import nn
 
 from grukit.data.batching import batch_indices
-from grukit.tasks import adding, copy_memory, digits
+from grukit.tasks.classification import digits
+from grukit.tasks.synthetic import adding, copy_memory
 
 
 def test_adding_sequences_layout_and_baseline():
-    task = adding.make_task(adding.DataConfig(seq_len=50, train_size=20_000, test_size=10))
+    task = adding.AddingTask.from_config(
+        adding.DataConfig(seq_len=50, train_size=20_000, test_size=10)
+    )
     values, marked, targets = task.splits["train"]
     assert values.shape == (20_000, 50) and values.min() >= 0 and values.max() < 1
     assert np.all(marked[:, 0] != marked[:, 1])
@@ -33,11 +36,11 @@ def test_adding_sequences_layout_and_baseline():
 
 
 def test_adding_loss_is_the_mean_squared_error():
-    task = adding.make_task(adding.DataConfig(seq_len=5, train_size=8, test_size=4))
+    task = adding.AddingTask.from_config(adding.DataConfig(seq_len=5, train_size=8, test_size=4))
 
     class AnswerOne(nn.Module):
         def forward(self, inputs, lengths):
-            return torch.ones(inputs.shape[1], 1)
+            return torch.ones(inputs.shape[1], 1), None
 
     batch = task.batch("test", [0, 1, 2, 3])
     total, count = task.loss(AnswerOne(), batch)
@@ -47,7 +50,9 @@ def test_adding_loss_is_the_mean_squared_error():
 
 def test_copy_sequences_layout():
     T = 30
-    task = copy_memory.make_task(copy_memory.DataConfig(seq_len=T, train_size=500, test_size=4))
+    task = copy_memory.CopyTask.from_config(
+        copy_memory.DataConfig(seq_len=T, train_size=500, test_size=4)
+    )
     inputs, targets = task.splits["train"]
     assert inputs.shape == targets.shape == (500, T + 20)
     digits_ = inputs[:, :10]
@@ -61,7 +66,9 @@ def test_copy_sequences_layout():
 
 def test_copy_trivial_answer_scores_the_stated_baseline():
     T = 100
-    task = copy_memory.make_task(copy_memory.DataConfig(seq_len=T, train_size=4, test_size=8))
+    task = copy_memory.CopyTask.from_config(
+        copy_memory.DataConfig(seq_len=T, train_size=4, test_size=8)
+    )
 
     class Trivial(nn.Module):
         """Certain blank for T + 10 steps, then uniform over the digits 1-8."""
@@ -70,7 +77,7 @@ def test_copy_trivial_answer_scores_the_stated_baseline():
             logits = torch.full((*inputs.shape[:2], 10), -1e9)
             logits[: T + 10, :, 0] = 0
             logits[T + 10 :, :, 1:9] = 0
-            return logits
+            return logits, None
 
     total, count = task.loss(Trivial(), task.batch("test", list(range(8))))
     assert count == 8 * (T + 20)
@@ -80,7 +87,7 @@ def test_copy_trivial_answer_scores_the_stated_baseline():
 
 
 def test_digits_splits_and_order():
-    task = digits.make_task(digits.DataConfig())
+    task = digits.DigitsTask.from_config(digits.DataConfig())
     sizes = {split: len(labels) for split, (_, labels) in task.splits.items()}
     assert sizes == {"train": 1257, "valid": 180, "test": 360}
     for images, labels in task.splits.values():
@@ -89,7 +96,7 @@ def test_digits_splits_and_order():
     inputs, labels, lengths = task.batch("test", [0, 5])
     assert inputs.shape == (64, 2, 1) and lengths.tolist() == [64, 64]
     np.testing.assert_array_equal(inputs[:, 1, 0].numpy(), task.splits["test"][0][5])
-    permuted = digits.make_task(digits.DataConfig(permuted=True))
+    permuted = digits.DigitsTask.from_config(digits.DataConfig(permuted=True))
     assert sorted(permuted.order.tolist()) == list(range(64))
     assert not np.array_equal(permuted.order, np.arange(64))
     shuffled = permuted.batch("test", [5])[0][:, 0, 0].numpy()
@@ -127,9 +134,9 @@ def test_digit_shifts_move_whole_images_by_at_most_one_pixel():
 
 
 def test_shift_changes_only_training_batches_and_depends_on_the_seed():
-    plain = digits.make_task(digits.DataConfig(shift=False))
-    shifting = digits.make_task(digits.DataConfig(shift=True, permuted=True))
-    permuted = digits.make_task(digits.DataConfig(permuted=True, shift=False))
+    plain = digits.DigitsTask.from_config(digits.DataConfig(shift=False))
+    shifting = digits.DigitsTask.from_config(digits.DataConfig(shift=True, permuted=True))
+    permuted = digits.DigitsTask.from_config(digits.DataConfig(permuted=True, shift=False))
 
     def first(task, split, shuffle, seed):
         batch = next(task.batches(split, 16, shuffle=shuffle, seed=seed, bucket=False))
@@ -146,18 +153,19 @@ def test_shift_changes_only_training_batches_and_depends_on_the_seed():
     assert torch.equal(first(plain, "train", True, 0), unchanged)
 
 
-def test_digits_report_has_the_pixel_baseline_whatever_the_order(tmp_path):
+def test_digits_pixel_baseline_is_the_same_whatever_the_order(tmp_path):
     """The baseline sees the 64 pixels at once: permuting them changes nothing for it."""
     from grukit.models import ModelConfig
-    from grukit.tasks.runner import build_model
 
-    reports = []
+    baselines = []
     for permuted in (False, True):
-        task = digits.make_task(digits.DataConfig(permuted=permuted))
+        task = digits.DigitsTask.from_config(digits.DataConfig(permuted=permuted))
         torch.manual_seed(0)
-        model = build_model(task, ModelConfig(model="gru", hidden=4))
-        reports.append(task.report(model, tmp_path))
+        model = task.build_model(ModelConfig(model="gru", hidden=4))
+        task.report(model, tmp_path)
         assert (tmp_path / "confusion.png").is_file()
-    plain, permuted = reports
-    assert plain["baseline"] == "logreg on the 64 pixels"
-    assert 0.9 < plain["baseline_test_accuracy"] == permuted["baseline_test_accuracy"] <= 1
+        baselines += task.baselines()
+    plain, permuted = baselines
+    assert plain["name"] == "logreg on the 64 pixels"
+    accuracy = plain["scores"]["test_accuracy"]
+    assert 0.9 < accuracy == permuted["scores"]["test_accuracy"] <= 1

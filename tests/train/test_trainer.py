@@ -11,8 +11,8 @@ import torch
 
 import grukit
 from grukit.data import load_music
-from grukit.models import PolyphonicModel
-from grukit.tasks.music import MusicTask
+from grukit.models import StepReadout
+from grukit.tasks.music.next_step import MusicTask
 from grukit.train import CheckpointError, TrainConfig, Trainer, read_checkpoint, restore
 
 
@@ -23,7 +23,7 @@ def jsb_slice():
 
 def make_model(seed=0):
     torch.manual_seed(seed)
-    return PolyphonicModel(grukit.GRU(88, 16, 2, dropout=0.1))
+    return StepReadout(grukit.GRU(88, 16, 2, dropout=0.1), 88)
 
 
 def train(out_dir, epochs, resume=False, **overrides):
@@ -35,7 +35,7 @@ def train(out_dir, epochs, resume=False, **overrides):
 
 def test_trains_and_writes_metrics_and_checkpoints(tmp_path):
     trainer, progress = train(tmp_path, epochs=3)
-    history = progress["history"]
+    history = progress.history
     assert [line["epoch"] for line in history] == [1, 2, 3]
     assert history[-1]["train"] < history[0]["train"]  # it learns
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -53,9 +53,9 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path):
     _, whole = train(tmp_path / "whole", epochs=4)
     train(tmp_path / "killed", epochs=2)  # stands for a run killed after its second epoch
     _, resumed = train(tmp_path / "killed", epochs=4, resume=True)
-    for a, b in zip(whole["history"], resumed["history"]):
+    for a, b in zip(whole.history, resumed.history):
         assert (a["train"], a["valid"]) == (b["train"], b["valid"])
-    assert len(resumed["history"]) == 4
+    assert len(resumed.history) == 4
 
 
 def test_corrupt_checkpoint(tmp_path):
@@ -95,16 +95,16 @@ def test_resume_refuses_changed_options_but_allows_more_epochs_and_patience(tmp_
     with pytest.raises(ValueError, match=r"other options \(train.lr: 0.003 then 0.01\)"):
         train(tmp_path, epochs=2, resume=True, lr=1e-2)
     _, progress = train(tmp_path, epochs=2, resume=True, patience=20)
-    assert progress["epoch"] == 2
+    assert progress.epoch == 2
 
 
 def test_a_run_stopped_early_goes_on_when_resumed_with_more_patience(tmp_path):
     _, stopped = train(tmp_path, epochs=8, patience=1, lr=0.3)
-    assert stopped["stopped_early"] and stopped["epoch"] < 8
+    assert stopped.stopped_early and stopped.epoch < 8
     _, again = train(tmp_path, epochs=8, patience=1, lr=0.3, resume=True)
-    assert again["epoch"] == stopped["epoch"]  # same patience: nothing more to do
+    assert again.epoch == stopped.epoch  # same patience: nothing more to do
     _, more = train(tmp_path, epochs=8, patience=20, lr=0.3, resume=True)
-    assert more["epoch"] == 8 and not more["stopped_early"]
+    assert more.epoch == 8 and not more.stopped_early
 
 
 def test_options_added_to_grukit_after_a_run_began_do_not_block_its_resume():

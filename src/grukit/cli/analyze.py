@@ -16,12 +16,9 @@ sequence, a digit...): gates.png next to the checkpoint, or in --out.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
 HELP = "gradient decay over time (gradients) and gate heat maps of a checkpoint (gates)"
-DISTANCES = [0, 10, 25, 50, 100, 150, 199, 299, 499, 999]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,74 +55,22 @@ def run(args: argparse.Namespace) -> int:
 
 
 def analyze_gradients(args: argparse.Namespace) -> int:
-    import torch
+    from grukit.experiments.gradients import GradientStudy, run_study
 
-    from grukit.analysis.gradients import decay_table, plot_gradient_decay, state_gradient_norms
-    from grukit.models import MODELS, ModelConfig
-    from grukit.models.recurrent import hidden_for_budget, parameter_count
-    from grukit.tasks import adding
-    from grukit.tasks.runner import build_model, load_checkpoint_model, train_task
-    from grukit.train.config import TrainConfig
-
-    models = [token.strip() for token in args.models.split(",") if token.strip()]
-    for token in models:
-        if token.removesuffix("+chrono") not in MODELS:
-            raise ValueError(
-                f"models: got {token!r}, wanted some of {', '.join(MODELS)} (each may end "
-                "in +chrono)"
-            )
-    if args.seq_len < 2:
-        raise ValueError(f"seq-len: got {args.seq_len}, wanted an int >= 2")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    data = adding.DataConfig(
-        seq_len=args.seq_len, train_size=args.train_size, test_size=args.batch, data_seed=args.seed
+    study = GradientStudy(
+        seq_len=args.seq_len,
+        models=tuple(token.strip() for token in args.models.split(",") if token.strip()),
+        hidden=args.hidden,
+        epochs=args.epochs,
+        train_size=args.train_size,
+        batch=args.batch,
+        seed=args.seed,
+        out=args.out,
     )
-    task = adding.make_task(data)
-    inputs, targets, _ = task.batch("test", list(range(args.batch)))
-    budget = parameter_count(ModelConfig(hidden=args.hidden), adding.AddingTask.input_size)
-    train = TrainConfig(epochs=args.epochs, batch_size=32, lr=2e-3, seed=args.seed, patience=0)
-    panels: dict[str, dict] = {"untrained": {}, "trained": {}}
-    for token in models:
-        name = token.removesuffix("+chrono")
-        hidden = hidden_for_budget(name, budget, adding.AddingTask.input_size)
-        chrono = {"init": "chrono", "t_max": args.seq_len} if token.endswith("+chrono") else {}
-        config = ModelConfig(model=name, hidden=hidden, **chrono)
-        label = f"{token} ({hidden})"
-        print(f"[gradients] {label}: untrained, then training ...", file=sys.stderr, flush=True)
-        torch.manual_seed(args.seed)
-        for stage in ("untrained", "trained"):
-            if stage == "untrained":
-                model = build_model(task, config)
-            else:
-                run_dir = out / "models" / f"{token.replace('+', '-')}-{hidden}"
-                train_task("adding", data, config, train, run_dir, resume=True)
-                _, model, _ = load_checkpoint_model(run_dir / "best")
-            model.eval()
-
-            def loss(model, last_state):
-                return ((model.readout(last_state)[:, 0] - targets.double()) ** 2).mean()
-
-            panels[stage][label] = state_gradient_norms(model, inputs, loss)
-    title = f"gradient reaching h_(T-d) on the adding problem, T={args.seq_len}"
-    plot = plot_gradient_decay(panels, out / "gradients.png", title)
-    distances = [d for d in DISTANCES if d < args.seq_len]
-    tables = {stage: decay_table(curves, distances) for stage, curves in panels.items()}
-    report = [f"# {title}", ""]
-    for stage, table in tables.items():
-        report += [f"## {stage}", "", "||dL/dh_(T-d)|| / ||dL/dh_T||:", "", table, ""]
+    written = run_study(study)
+    for stage, table in written["tables"].items():
         print(f"\n{stage}:\n{table}")
-    report.append(f"![gradients]({plot.name})")
-    (out / "gradients.md").write_text("\n".join(report) + "\n")
-    (out / "gradients.json").write_text(
-        json.dumps(
-            {
-                stage: {label: norms.tolist() for label, norms in curves.items()}
-                for stage, curves in panels.items()
-            }
-        )
-    )
-    print(f"\nplot: {plot}\ntable: {out / 'gradients.md'}")
+    print(f"\nplot: {written['plot']}\ntable: {written['table']}")
     return 0
 
 

@@ -1,15 +1,17 @@
 """Train a model on a task, e.g.
 
-    grukit train --task music --dataset jsb --model gru --hidden 46 --reset-after false
+    grukit train --task music --dataset jsb --model gru --hidden 46 --no-reset-after
     grukit train --task adding --seq-len 600 --model gru --hidden 150
     grukit train --task copy --model gru --init chrono --t-max 1000
-    grukit train --task digits --permuted true
+    grukit train --task digits --permuted
     grukit train --task spoken_digits         # also: vowels, sentiment, sunspots, electricity
     grukit train --task classify --data my.npz   # your own labelled sequences
+    grukit train --out runs/jsb-gru --resume     # continue a run with its saved options
 
-``grukit train --task NAME --help`` lists that task's data options with its defaults.
+``grukit train --task NAME --help`` lists that task's options with its own defaults.
 Options come from the task's defaults, then ``--config FILE`` (TOML or JSON; sections are
-allowed), then the command line (``--lr=0.001`` or ``--lr 0.001``). The run folder gets
+allowed, and it may name ``task`` and ``out``; every run folder's config.json is one),
+then the command line (``--lr=0.001`` or ``--lr 0.001``). The run folder gets config.json,
 metrics.jsonl, best/ and last/ checkpoints (safetensors + JSON), curves.png and
 result.json; ``--resume`` continues a killed run where its last checkpoint left it.
 """
@@ -17,75 +19,109 @@ result.json; ``--resume`` continues a killed run where its last checkpoint left 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 HELP = "train a model on a task (music, adding, copy, digits, spoken_digits, ...)"
 DEFAULT_TASK = "music"
 
 
-def task_in(argv: list[str] | None) -> str:
-    """The ``--task`` value on a command line (the default if absent), read before parsing,
-    so that ``--help`` and the parser show that task's own options."""
-    argv = argv or []
+def word_after(argv: list[str], flag: str) -> str | None:
+    """The value of ``flag`` on a command line (``--flag V`` or ``--flag=V``), or None."""
     for index, word in enumerate(argv):
-        if word == "--task" and index + 1 < len(argv):
+        if word == flag and index + 1 < len(argv):
             return argv[index + 1]
-        if word.startswith("--task="):
+        if word.startswith(flag + "="):
             return word.split("=", 1)[1]
-    return DEFAULT_TASK
+    return None
+
+
+def task_in(argv: list[str] | None) -> tuple[str, bool]:
+    """(the task a command line trains, whether it was named), read before parsing so that
+    ``--help`` and the parser show that task's own options: ``--task``, else the config
+    file's ``task``, else the task of the run ``--resume`` continues, else the default."""
+    from grukit.config import read_config_file
+    from grukit.tasks.runner import saved_run_options
+
+    argv = argv or []
+    named = word_after(argv, "--task")
+    if named:
+        return named, True
+    config = word_after(argv, "--config")
+    if config and Path(config).is_file():
+        try:
+            named = read_config_file(config).get("task")
+        except ValueError:
+            named = None  # run() reports the broken file
+        if named:
+            return named, True
+    out = word_after(argv, "--out")
+    if "--resume" in argv and out and (Path(out) / "last").exists():
+        try:
+            return saved_run_options(out)["task"], True
+        except (ValueError, KeyError, FileNotFoundError):
+            pass
+    return DEFAULT_TASK, False
 
 
 def add_arguments(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> None:
+    from grukit.config import add_arguments as add_fields
     from grukit.models import ModelConfig
     from grukit.tasks import TASKS
-    from grukit.tasks.runner import task_module
+    from grukit.tasks.runner import task_class
     from grukit.train.config import TrainConfig
-    from grukit.train.config import add_arguments as add_fields
 
+    name, named = task_in(argv)
     parser.add_argument(
         "--task",
-        default=DEFAULT_TASK,
         choices=list(TASKS),
-        help=f"the task (default: {DEFAULT_TASK})",
+        help=f"the task (default: {DEFAULT_TASK}); the other options' defaults depend on it"
+        + ("" if named else f": shown below for {DEFAULT_TASK}, see --task NAME --help"),
     )
     parser.add_argument(
         "--config", help="TOML or JSON file of options; the command line overrides it"
     )
     parser.add_argument("--out", help="run folder (default: runs/<task data>-<model>-<hidden>)")
     parser.add_argument(
-        "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its last checkpoint, with its saved options",
     )
-    name = task_in(argv)
     if name not in TASKS:  # argparse's choices check says so in its own words
         return
-    module = task_module(name)
-    add_fields(parser, module.DataConfig, title=f"data ({name})")
-    add_fields(parser, ModelConfig, module.MODEL_DEFAULTS)
-    add_fields(parser, TrainConfig, module.TRAIN_DEFAULTS)
+    cls = task_class(name)
+    add_fields(
+        parser,
+        cls.Data,
+        title=f"data ({name})",
+        skip=getattr(cls.Data, "IGNORED_OPTIONS", ()),
+    )
+    add_fields(
+        parser,
+        ModelConfig,
+        cls.model_defaults,
+        title="model",
+        skip=cls.ignored_model_options(),
+    )
+    add_fields(parser, TrainConfig, cls.train_defaults, title="training")
 
 
 def run(args: argparse.Namespace) -> int:
-    from grukit.models import ModelConfig
-    from grukit.tasks.runner import task_module, train_task
-    from grukit.train.config import TrainConfig, build, read_config_file, unknown_keys
+    from grukit.tasks.runner import train_task
 
-    module = task_module(args.task)
-    file_values = read_config_file(args.config) if args.config else {}
-    unknown = unknown_keys(file_values, module.DataConfig, ModelConfig, TrainConfig)
-    if unknown:
-        raise ValueError(f"config: unknown option(s) {', '.join(unknown)} in {args.config}")
-    options = vars(args)
-    data = build(module.DataConfig, file_values, options)
-    model = build(ModelConfig, module.MODEL_DEFAULTS, file_values, options)
-    train = build(TrainConfig, module.TRAIN_DEFAULTS, file_values, options)
-    out = args.out or f"runs/{data.title}-{model.model}-{model.hidden}"
-    result = train_task(args.task, data, model, train, out, resume=args.resume)
+    options = {
+        key: value
+        for key, value in vars(args).items()
+        if key not in ("command", "task", "config", "out", "resume")
+    }
+    result = train_task(args.task, config=args.config, out=args.out, resume=args.resume, **options)
     print(summary(result))
-    print(f"run folder: {out}")
+    print(f"run folder: {result['out']}")
     return 0
 
 
 def summary(result: dict) -> str:
-    """One line: the model, its size, every split's scores, and how the run went."""
+    """One line: the model, its size, every split's scores, and how the run went; then one
+    line per baseline."""
     metric = result["metric"]
     scores = ", ".join(
         f"{split} {result[f'{split}_{metric}']:.4g}" for split in ("train", "valid", "test")
@@ -100,21 +136,18 @@ def summary(result: dict) -> str:
         f"{result['data']}: {metric.upper()} {scores}"
         + (f"; {', '.join(extra)}" if extra else "")
         + f" (best epoch {result['best_epoch']} of {result['epochs']}, "
-        f"{result['seconds_per_epoch']:.1f} s/epoch, backend {result['backend']})"
+        f"{result['seconds_per_epoch']:.1f} s/epoch, backend {result['backend']}, "
+        f"{result['threads']} thread{'s' if result['threads'] != 1 else ''})"
     )
     return "\n".join([line, *baseline_lines(result)])
 
 
 def baseline_lines(result: dict) -> list[str]:
-    """One line per baseline a task's report scored: result keys ``{key}`` (its name) and
-    ``{key}_test_{score}``."""
-    lines = []
-    for key, name in result.items():
-        if key.endswith("baseline") and isinstance(name, str):
-            scores = ", ".join(
-                f"{score[len(key) + 6 :]} {value:.4g}"
-                for score, value in result.items()
-                if score.startswith(f"{key}_test_")
-            )
-            lines.append(f"baseline {name}: test {scores}")
-    return lines
+    """One line per baseline the task scored: its name and its test scores."""
+    return [
+        f"baseline {baseline['name']}: test "
+        + ", ".join(
+            f"{key.removeprefix('test_')} {value:.4g}" for key, value in baseline["scores"].items()
+        )
+        for baseline in result.get("baselines", [])
+    ]

@@ -4,6 +4,7 @@ asked of the caller. Shape legend: T time, B batch, F features."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -58,3 +59,26 @@ def batch_indices(
     if bucket and shuffle:
         rng.shuffle(batches)
     yield from batches
+
+
+class FixedLengthBatches:
+    """``batches`` for a task whose sequences all have ``self.steps`` steps; the task gives
+    ``split_size(split)`` and ``batch(split, indices, rng)``. ``rng`` is a generator seeded
+    like the batch order when the batches are shuffled (training), else None: a task may
+    use it to augment its training data, reproducibly."""
+
+    steps: int
+
+    def split_size(self, split: str) -> int:
+        raise NotImplementedError
+
+    def batch(self, split: str, indices: list[int], rng: np.random.Generator | None = None):
+        raise NotImplementedError
+
+    def batches(
+        self, split: str, batch_size: int, *, shuffle: bool, seed: int, bucket: bool
+    ) -> Iterator[Any]:
+        lengths = [self.steps] * self.split_size(split)
+        rng = np.random.default_rng([seed, 1]) if shuffle else None
+        for indices in batch_indices(lengths, batch_size, shuffle=shuffle, seed=seed):
+            yield self.batch(split, indices, rng)

@@ -242,22 +242,3 @@ def stratified_split(
             start += counts[name]
         parts[names[0]] += members[start:].tolist()
     return {name: rng.permutation(np.array(parts[name], dtype=np.int64)) for name in names}
-
-
-@dataclass
-class Standardiser:
-    """Per-feature ``(x - mean) / std`` with the statistics of the training frames only (the
-    valid and test sets must not leak into the scaling)."""
-
-    mean: np.ndarray
-    std: np.ndarray
-
-    @classmethod
-    def fit(cls, sequences: list[np.ndarray]) -> Standardiser:
-        frames = np.concatenate(sequences)
-        std = frames.std(0)
-        return cls(frames.mean(0), np.where(std > 0, std, 1.0))
-
-    def __call__(self, data: LabelledSequences) -> LabelledSequences:
-        scaled = [((s - self.mean) / self.std).astype(np.float32) for s in data.sequences]
-        return LabelledSequences(scaled, data.labels)

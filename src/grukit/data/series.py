@@ -1,6 +1,6 @@
-r"""Univariate time series for forecasting: two real data sets, windows cut from them, a
-scaler fitted on the training portion only, the error measures in the data's own units,
-and the classical baselines a recurrent model has to beat.
+r"""Univariate time series for forecasting: two real data sets, and the forecast origins
+and windows cut from them (the scaler is ``grukit.data.scaling``, the errors
+``grukit.metrics``, the classical baselines ``grukit.tasks.forecasting.baselines``).
 
 Data (both need the ``forecast`` extra: ``pip install 'grukit[forecast]'``):
 
@@ -16,19 +16,9 @@ Windows. A series ``x`` (N,) is cut at forecast origins ``t``: the model reads t
 h steps). A split owns the origins whose targets lie in its own stretch of the series; its
 windows may look back into the stretch before it, which is no leak: at the origin those
 values are already observed.
-
-Errors, over every forecast step ``i`` (all origins and horizon steps) in original units:
-
-    RMSE = sqrt(mean_i (y_i - f_i)^2),   MAE = mean_i |y_i - f_i|,
-    MAPE = 100 mean_{i: y_i != 0} |y_i - f_i| / |y_i|   (percent)
-
-MAPE is undefined where the actual value is 0 (three sunspot years, 1711, 1712 and 1810,
-all in the training years); those steps are left out of it and only of it.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -86,86 +76,3 @@ def make_windows(
     if origins.size and (origins.min() < window or origins.max() + horizon > len(series)):
         raise ValueError("origins: a window or its targets would reach outside the series")
     return series[origins + np.arange(-window, 0)], series[origins + np.arange(horizon)]
-
-
-@dataclass(frozen=True)
-class StandardScaler:
-    """``z = (x - mean) / std`` with the mean and (population) standard deviation of the
-    values it was fitted on: fit it on the training portion only, so that nothing about
-    the validation or test values reaches the model through its inputs."""
-
-    mean: float
-    std: float
-
-    @classmethod
-    def fit(cls, values: np.ndarray) -> StandardScaler:
-        std = float(np.std(values))
-        if not std > 0:
-            raise ValueError("values: got a constant stretch, which has no scale")
-        return cls(float(np.mean(values)), std)
-
-    def transform(self, values: np.ndarray) -> np.ndarray:
-        return (values - self.mean) / self.std
-
-    def inverse(self, scaled: np.ndarray) -> np.ndarray:
-        return scaled * self.std + self.mean
-
-
-def rmse(actual: np.ndarray, forecast: np.ndarray) -> float:
-    """Root mean squared error over all elements."""
-    return float(np.sqrt(np.mean((np.asarray(actual) - forecast) ** 2)))
-
-
-def mae(actual: np.ndarray, forecast: np.ndarray) -> float:
-    """Mean absolute error over all elements."""
-    return float(np.mean(np.abs(np.asarray(actual) - forecast)))
-
-
-def mape(actual: np.ndarray, forecast: np.ndarray) -> float:
-    """Mean absolute percentage error (percent) over the elements whose actual value is not
-    0 (where it is undefined); NaN if every actual value is 0."""
-    actual, forecast = np.asarray(actual), np.asarray(forecast)
-    defined = actual != 0
-    if not defined.any():
-        return float("nan")
-    return float(100 * np.mean(np.abs((actual - forecast)[defined] / actual[defined])))
-
-
-def forecast_errors(actual: np.ndarray, forecast: np.ndarray) -> dict[str, float]:
-    """{"rmse", "mae", "mape"} of a forecast, in the units of ``actual``."""
-    if np.shape(actual) != np.shape(forecast):
-        raise ValueError(
-            f"forecast: got shape {np.shape(forecast)}, wanted the actual's {np.shape(actual)}"
-        )
-    return {
-        "rmse": rmse(actual, forecast),
-        "mae": mae(actual, forecast),
-        "mape": mape(actual, forecast),
-    }
-
-
-def seasonal_naive(
-    series: np.ndarray, origins: np.ndarray, horizon: int, season: int
-) -> np.ndarray:
-    """The seasonal naive forecast (N, h): ``f[t+k] = x[t+k-season]`` for ``k < h``, the
-    value one season earlier. ``h <= season`` keeps every value used at or before the
-    origin (season 48: the previous day; 336: the same half-hour a week earlier)."""
-    if not 1 <= horizon <= season:
-        raise ValueError(f"horizon: got {horizon}, wanted 1 <= horizon <= season ({season})")
-    origins = np.asarray(origins)[:, None]
-    if origins.size and origins.min() < season:
-        raise ValueError(f"origins: got {origins.min()}, wanted >= season ({season})")
-    return series[origins + np.arange(horizon) - season]
-
-
-def arima_one_step(
-    series: np.ndarray, fit_stop: int, order: tuple[int, int, int]
-) -> tuple[np.ndarray, object]:
-    """One-step-ahead ARIMA forecasts of ``series[fit_stop:]``, (N - fit_stop,), and the
-    fitted results: the parameters are estimated on ``series[:fit_stop]`` only, then kept
-    fixed while the model runs over the rest, each forecast conditioned on the actual
-    values before it (statsmodels' ``apply(..., refit=False)``)."""
-    arima = require("statsmodels.tsa.arima.model", "forecast", "sunspots")
-    fitted = arima.ARIMA(series[:fit_stop], order=order).fit()
-    running = fitted.apply(series, refit=False)
-    return running.predict(start=fit_stop, end=len(series) - 1), fitted

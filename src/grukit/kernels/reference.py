@@ -18,12 +18,7 @@ import torch
 from torch import Tensor
 
 from grukit.cells.spec import CellSpec, Linear, Params
-
-
-def valid_steps(lengths: Tensor, num_steps: int) -> Tensor:
-    """(T, B, 1) bool: True where step t lies inside sequence b (t < lengths[b])."""
-    steps = torch.arange(num_steps, device=lengths.device)
-    return (steps[:, None] < lengths[None, :]).unsqueeze(-1)
+from grukit.masks import valid_steps
 
 
 def reverse_sequences(x: Tensor, lengths: Tensor | None) -> Tensor:

@@ -1,4 +1,20 @@
-"""Task heads: a recurrent layer and a linear read-out, per step or per sequence.
+"""Stateful task models: an optional embedding, a recurrent layer and a linear read-out,
+per step or per sequence, with the recurrent state in and out.
+
+Every model has
+
+- ``forward(inputs, lengths=None, state=None) -> (outputs, state)``: inputs (T, B, I), or
+  token ids (T, B) when the model has an embedding; lengths (B,) or None (all T steps);
+  ``state`` the recurrent layer's initial state (None = zeros) and, returned, its state
+  after each sequence's own last step. Feeding the returned state to the next call
+  continues the sequences (truncated backpropagation through time; detach it first to
+  cut the gradient).
+- ``step(input_t, state=None) -> (output_t, state)``: one step of a unidirectional model,
+  input_t (B, I) or token ids (B,); inference only (no gradient, eval-mode semantics: no
+  dropout). For a grukit layer it runs on the fused streaming path (``grukit.Stream``).
+
+State: (L D, B, H) for a grukit GRU and torch.nn.RNN, the pair (h, c) of such tensors
+for torch.nn.LSTM; L layers, D = 2 when bidirectional.
 
 Shape legend: T time, B batch, I input features, H hidden units, O outputs.
 """
@@ -9,20 +25,30 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from grukit.kernels.reference import valid_steps
 from grukit.layers import GRU
+from grukit.masks import valid_steps
 
 POOLINGS = ("last", "mean")
 
+State = Tensor | tuple[Tensor, Tensor]
 
-def encode(recurrent: nn.Module, inputs: Tensor, lengths: Tensor) -> Tensor:
-    """Run a time-major unidirectional layer over padded ``inputs`` (T, B, I) with
-    ``lengths`` (B,): the outputs (T, B, H), zero at padded steps. grukit layers take the
-    lengths directly; torch's go through a PackedSequence."""
+
+def encode(
+    recurrent: nn.Module,
+    inputs: Tensor,
+    lengths: Tensor | None = None,
+    state: State | None = None,
+) -> tuple[Tensor, State]:
+    """Run a time-major layer over ``inputs`` (T, B, I) with ``lengths`` (B,) or None:
+    (outputs (T, B, D H), zero at padded steps; the state after each sequence's last
+    step). grukit layers take the lengths directly; torch's go through a PackedSequence."""
     if isinstance(recurrent, GRU):
-        return recurrent(inputs, lengths=lengths)[0]
+        return recurrent(inputs, state, lengths=lengths)
+    if lengths is None:
+        return recurrent(inputs, state)
     packed = pack_padded_sequence(inputs, lengths.cpu(), enforce_sorted=False)
-    return pad_packed_sequence(recurrent(packed)[0], total_length=inputs.shape[0])[0]
+    outputs, state = recurrent(packed, state)
+    return pad_packed_sequence(outputs, total_length=inputs.shape[0])[0], state
 
 
 def check_pooling(pooling: str) -> None:
@@ -30,21 +56,22 @@ def check_pooling(pooling: str) -> None:
         raise ValueError(f"pooling: got {pooling!r}, wanted one of {', '.join(POOLINGS)}")
 
 
-def check_recurrent(recurrent: nn.Module) -> None:
-    if getattr(recurrent, "batch_first", False):
-        raise ValueError("recurrent: wanted a time-major layer")
-
-
 def directions(recurrent: nn.Module) -> int:
     return 2 if getattr(recurrent, "bidirectional", False) else 1
 
 
-class Readout(nn.Module):
-    """A recurrent layer and a linear read-out ``W dropout(h) + b``. Dropout on the
-    read-out's input (identity in eval mode) is the one regulariser a single layer has on
-    its non-recurrent connections (Zaremba et al. 2014); stacked layers add their own.
-    ``embedding`` (e.g. an nn.Embedding for token ids (T, B) -> (T, B, I)) runs first.
-    A bidirectional layer's read-out sees both directions' states, 2H features."""
+def _versions(module: nn.Module) -> tuple:
+    """Changes whenever a parameter or buffer of ``module`` is replaced or updated in place."""
+    return tuple((id(t), t._version) for t in (*module.parameters(), *module.buffers()))
+
+
+class SequenceModel(nn.Module):
+    """The parts every head shares: ``embedding`` (e.g. nn.Embedding for token ids
+    (T, B) -> (T, B, I); None = the inputs are features), ``recurrent`` (time-major; a
+    grukit GRU, torch.nn.LSTM or torch.nn.RNN), dropout on the read-out's input (identity
+    in eval mode; the one regulariser a single layer has on its non-recurrent connections,
+    Zaremba et al. 2014), and the read-out ``W dropout(h) + b``, which sees both
+    directions' states (D H features) of a bidirectional layer."""
 
     def __init__(
         self,
@@ -54,36 +81,90 @@ class Readout(nn.Module):
         embedding: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        check_recurrent(recurrent)
+        if getattr(recurrent, "batch_first", False):
+            raise ValueError("recurrent: wanted a time-major layer (batch_first=False)")
         self.embedding = embedding if embedding is not None else nn.Identity()
         self.recurrent = recurrent
         self.dropout = nn.Dropout(dropout)
         self.readout = nn.Linear(directions(recurrent) * recurrent.hidden_size, outputs)
+        self._stream = None  # (key, grukit.Stream) of step(), rebuilt when weights change
 
     def read(self, hidden: Tensor) -> Tensor:
-        """(..., D H) -> (..., O), D = 1 or 2 directions."""
+        """(..., D H) -> (..., O)."""
         return self.readout(self.dropout(hidden))
 
+    def encode(
+        self, inputs: Tensor, lengths: Tensor | None = None, state: State | None = None
+    ) -> tuple[Tensor, State]:
+        """The embedded inputs through the recurrent layer: (hidden (T, B, D H), state)."""
+        return encode(self.recurrent, self.embedding(inputs), lengths, state)
 
-class StepReadout(Readout):
-    """``y_t = W h_t + b`` at every step: inputs (T, B, I), lengths (B,) -> (T, B, O).
-    Padded steps' outputs are junk for the loss to leave out. The layer must be
-    unidirectional: a step's output may depend only on the steps so far."""
-
-    def __init__(self, recurrent: nn.Module, outputs: int, *args, **kwargs) -> None:
-        if directions(recurrent) == 2:
+    @torch.no_grad()
+    def step_state(self, input_t: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """One step through the embedding and the recurrent layer: (h_t (B, H) of the last
+        layer, the new state)."""
+        if directions(self.recurrent) == 2:
             raise ValueError(
-                "bidirectional: a per-step model must read forwards only (a backward pass "
-                "would see the steps it is asked to predict)"
+                "step: got a bidirectional model, wanted a unidirectional one: the reverse "
+                "direction needs the whole sequence before its first output"
             )
-        super().__init__(recurrent, outputs, *args, **kwargs)
+        x_t = self.embedding(input_t)
+        if isinstance(self.recurrent, GRU):
+            stream = self._grukit_stream(x_t.shape[0])
+            stream.reset(state)
+            h_t = stream(x_t)
+            return h_t, stream.state
+        output, state = self.recurrent(x_t.unsqueeze(0), state)
+        return output[0], state
 
-    def forward(self, inputs: Tensor, lengths: Tensor) -> Tensor:
-        return self.read(encode(self.recurrent, self.embedding(inputs), lengths))
+    def _grukit_stream(self, batch_size: int):
+        """A Stream of the current weights: made again after training changed them."""
+        key = (batch_size, _versions(self.recurrent))
+        if self._stream is None or self._stream[0] != key:
+            self._stream = (key, self.recurrent.stream(batch_size))
+        return self._stream[1]
 
 
-class PooledReadout(Readout):
-    """``y = W pool(h_1..h_len) + b`` per sequence: inputs (T, B, I), lengths (B,) -> (B, O).
+class StepReadout(SequenceModel):
+    """``y_t = W h_t + b`` at every step: forward -> (outputs (T, B, O), state); padded
+    steps' outputs are junk for the loss to leave out.
+
+    ``causal`` (the default): the task predicts what comes later (the next note, a
+    recalled digit), so a step's output may depend only on the steps so far and a
+    bidirectional layer is refused. ``causal=False`` allows one (tagging, CTC)."""
+
+    def __init__(
+        self,
+        recurrent: nn.Module,
+        outputs: int,
+        dropout: float = 0.0,
+        embedding: nn.Module | None = None,
+        *,
+        causal: bool = True,
+    ) -> None:
+        if causal and directions(recurrent) == 2:
+            raise ValueError(
+                "bidirectional: this task predicts later steps, so its per-step model must "
+                "read forwards only (a backward pass would see the steps it is asked to "
+                "predict)"
+            )
+        super().__init__(recurrent, outputs, dropout, embedding)
+
+    def forward(
+        self, inputs: Tensor, lengths: Tensor | None = None, state: State | None = None
+    ) -> tuple[Tensor, State]:
+        hidden, state = self.encode(inputs, lengths, state)
+        return self.read(hidden), state
+
+    @torch.no_grad()
+    def step(self, input_t: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """One step: (y_t (B, O), state); what forward gives at that step in eval mode."""
+        h_t, state = self.step_state(input_t, state)
+        return self.readout(h_t), state
+
+
+class PooledReadout(SequenceModel):
+    """``y = W pool(h_1..h_len) + b`` per sequence: forward -> (outputs (B, O), state).
 
     pooling: "last" takes each sequence's state after its own last step, h_len; "mean"
     averages its valid steps, (1/len) sum_{t<len} h_t. Padding never enters either. With a
@@ -103,8 +184,12 @@ class PooledReadout(Readout):
         super().__init__(recurrent, outputs, dropout, embedding)
         self.pooling = pooling
 
-    def forward(self, inputs: Tensor, lengths: Tensor) -> Tensor:
-        hidden = encode(self.recurrent, self.embedding(inputs), lengths)  # (T, B, H), 0 padded
+    def forward(
+        self, inputs: Tensor, lengths: Tensor | None = None, state: State | None = None
+    ) -> tuple[Tensor, State]:
+        hidden, state = self.encode(inputs, lengths, state)  # (T, B, D H), 0 at padding
+        if lengths is None:
+            lengths = torch.full((hidden.shape[1],), hidden.shape[0], dtype=torch.int64)
         lengths = lengths.to(hidden.device)
         if self.pooling == "last":
             index = (lengths - 1).view(1, -1, 1).expand(1, -1, hidden.shape[-1])
@@ -115,4 +200,13 @@ class PooledReadout(Readout):
         else:
             valid = valid_steps(lengths, hidden.shape[0])
             pooled = hidden.where(valid, 0).sum(0) / lengths.view(-1, 1).to(hidden.dtype)
-        return self.read(pooled)
+        return self.read(pooled), state
+
+    @torch.no_grad()
+    def step(self, input_t: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """One step: (y (B, O) as if each sequence ended here, state); "last" pooling only
+        (a running mean would need the step count in the state)."""
+        if self.pooling != "last":
+            raise ValueError(f"step: got pooling {self.pooling!r}, wanted 'last'")
+        h_t, state = self.step_state(input_t, state)
+        return self.readout(h_t), state

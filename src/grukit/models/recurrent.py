@@ -5,18 +5,22 @@ same models and options."""
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
-from grukit.cells import RESET_GATED, VARIANTS
+from grukit.cells import RESET_GATED, VARIANTS, cell_spec
+from grukit.config import option
 from grukit.layers import GRU
 from grukit.layers.checks import check_init
-from grukit.models.heads import check_pooling
-from grukit.train.config import option
+from grukit.models.heads import PooledReadout, StepReadout, check_pooling
 
 MODELS = ("rnn", "lstm", *VARIANTS)
+HEADS = ("step", "pooled")
+# Model options that change what the weights mean: two models that differ in one of them
+# may still have tensors of the same shapes (reset before or after the matmul, say).
+ARCHITECTURE_OPTIONS = ("model", "reset_after", "bidirectional", "pooling")
 
 
 @dataclass
@@ -52,6 +56,50 @@ class ModelConfig:
         check_init(self.init, self.t_max)
         if self.init == "chrono" and self.model == "rnn":
             raise ValueError("init: got 'chrono' for model 'rnn', which has no gates")
+
+    def architecture(self) -> dict:
+        """The ``ARCHITECTURE_OPTIONS``, ``reset_after`` resolved as the layer resolves it
+        (None = the variant's default), so that equal models compare equal."""
+        values = {name: getattr(self, name) for name in ARCHITECTURE_OPTIONS}
+        if self.model in RESET_GATED:
+            values["reset_after"] = cell_spec(self.model, self.reset_after).reset_after
+        return values
+
+    def architecture_differences(self, saved: dict) -> list[str]:
+        """What differs between this model and one saved as a ModelConfig dict (options the
+        saved dict lacks came later and are not compared): ["name 'x' there, 'y' here"]."""
+        known = {name: value for name, value in saved.items() if name in ARCHITECTURE_OPTIONS}
+        there = ModelConfig(**{**asdict(self), **known}).architecture()
+        here = self.architecture()
+        return [
+            f"{name} {there[name]!r} there, {here[name]!r} here"
+            for name in ARCHITECTURE_OPTIONS
+            if name in known and there[name] != here[name]
+        ]
+
+
+def build_model(
+    config: ModelConfig,
+    input_size: int,
+    outputs: int,
+    *,
+    head: str,
+    vocabulary_size: int | None = None,
+    causal: bool = True,
+) -> nn.Module:
+    """The model most tasks need: (an embedding of ``vocabulary_size`` token ids into
+    ``input_size`` features, id 0 the padding,) the recurrent layer ``config`` names, and a
+    read-out to ``outputs`` per step (``head="step"``; ``causal``: see StepReadout) or per
+    sequence (``head="pooled"``, ``config.pooling``)."""
+    if head not in HEADS:
+        raise ValueError(f"head: got {head!r}, wanted one of {', '.join(HEADS)}")
+    recurrent = build_recurrent(config, input_size)
+    embedding = None
+    if vocabulary_size:
+        embedding = nn.Embedding(vocabulary_size, input_size, padding_idx=0)
+    if head == "step":
+        return StepReadout(recurrent, outputs, config.dropout, embedding, causal=causal)
+    return PooledReadout(recurrent, outputs, config.pooling, config.dropout, embedding)
 
 
 def build_recurrent(config: ModelConfig, input_size: int) -> nn.Module:

@@ -1,21 +1,9 @@
-"""Train any task, score a checkpoint: the part of a run every task shares.
+"""Train any task, score a checkpoint: the part of a run every task shares (the task
+protocol is ``grukit.tasks.base``).
 
-A task module (one per name in ``grukit.tasks.TASKS``, e.g. ``grukit.tasks.music``) offers
-
-- ``DataConfig``: a dataclass of its data options (documented fields, ``option()``) and
-  ``title``, the name of that data in folder names and plots (e.g. "jsb", "adding-T600");
-- ``make_task(config) -> task``: the data, with
-  ``batches(split, batch_size, *, shuffle, seed, bucket)``, ``loss(model, batch) ->
-  (sum, count)``, ``input_size``, ``outputs``, ``head`` ("step" or "pooled"),
-  ``metric`` (the loss's short name, e.g. "nll"), ``title`` (its config's) and
-  ``scores(model, split) -> dict`` of further metrics (accuracy, ...); optionally
-  ``report(model, out_dir) -> dict``, which writes the task's own pictures (a confusion
-  matrix, a forecast plot) into the run folder and returns what goes into result.json
-  beside the scores (e.g. a baseline's numbers on the same split);
-- ``MODEL_DEFAULTS`` / ``TRAIN_DEFAULTS``: the task's own defaults for the model and
-  training options (e.g. the paper's sizes).
-
-Run folder: metrics.jsonl, best/ and last/ checkpoints, curves.png, result.json.
+A run folder holds ``config.json`` (the resolved options: rerun with ``--config``),
+``metrics.jsonl``, ``best/`` and ``last/`` checkpoints, ``curves.png`` and
+``result.json``.
 """
 
 from __future__ import annotations
@@ -23,130 +11,228 @@ from __future__ import annotations
 import importlib
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import ModuleType
 
 import torch
 from torch import nn
 
+from grukit.config import build, read_config_file, unknown_keys
 from grukit.layers import GRU
-from grukit.models import ModelConfig, PooledReadout, StepReadout, build_recurrent
+from grukit.models import ModelConfig
 from grukit.models.recurrent import recurrent_parameters
-from grukit.train.checkpoint import load_weights, read_checkpoint, restore
+from grukit.tasks.base import SPLITS, Task
+from grukit.train.checkpoint import CheckpointError, load_weights, read_checkpoint, restore
 from grukit.train.config import TrainConfig
 from grukit.train.plots import plot_learning_curves
-from grukit.train.trainer import Trainer, mean_loss
+from grukit.train.trainer import RUN_CONFIG, Trainer, mean_loss
 
 EVAL_BATCH = 16
-SPLITS = ("train", "valid", "test")
 
 
-def task_module(name: str) -> ModuleType:
-    """The module of task ``name``; its data package is imported only now."""
+def task_class(name: str) -> type[Task]:
+    """The Task class registered as ``name``; its module (and data package) is imported
+    only now."""
     from grukit.tasks import TASKS
 
     if name not in TASKS:
         raise ValueError(f"task: got {name!r}, wanted one of {', '.join(TASKS)}")
-    return importlib.import_module(TASKS[name])
+    module, _, cls = TASKS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
 
 
-def build_model(task, config: ModelConfig) -> nn.Module:
-    """The task's head on the recurrent layer ``config`` names; a task of token ids (one
-    with a ``vocabulary_size``) gets an embedding of width ``input_size`` in front."""
-    recurrent = build_recurrent(config, task.input_size)
-    embedding = None
-    if getattr(task, "vocabulary_size", None):
-        embedding = nn.Embedding(task.vocabulary_size, task.input_size, padding_idx=0)
-    if task.head == "step":
-        return StepReadout(recurrent, task.outputs, config.dropout, embedding)
-    return PooledReadout(recurrent, task.outputs, config.pooling, config.dropout, embedding)
+def make_task(name: str, data) -> Task:
+    """Task ``name`` with the data options ``data`` (its ``Data``)."""
+    return task_class(name).from_config(data)
 
 
-def score(model: nn.Module, task, split: str) -> dict:
+@dataclass
+class RunConfig:
+    """Everything a run is made from: the task's name, its data options, the model and the
+    training options, and the run folder."""
+
+    task: str
+    data: object
+    model: ModelConfig
+    train: TrainConfig
+    out: str
+
+    def to_dict(self) -> dict:
+        """The layout of config.json and of a checkpoint's saved config."""
+        return {
+            "task": self.task,
+            "out": self.out,
+            "data": asdict(self.data),
+            "model": asdict(self.model),
+            "train": asdict(self.train),
+        }
+
+
+def configure(
+    task: str | None = None,
+    *,
+    config: str | Path | dict | None = None,
+    out: str | Path | None = None,
+    **options,
+) -> RunConfig:
+    """A RunConfig from the task's defaults, then ``config`` (a TOML/JSON file or a dict,
+    flat or in [data]/[model]/[train] sections, which may name ``task`` and ``out``), then
+    ``options`` (flat: ``hidden=64, lr=1e-3, dataset="jsb"``; None = unset). The run
+    folder defaults to ``runs/<data title>-<model>-<hidden>``. Unknown options are refused
+    by name."""
+    values = read_config_file(config) if isinstance(config, str | Path) else dict(config or {})
+    task = task or values.pop("task", None) or "music"
+    values.pop("task", None)
+    out = out or values.pop("out", None)
+    values.pop("out", None)
+    cls = task_class(task)
+    given = {key: value for key, value in options.items() if value is not None}
+    unknown = unknown_keys({**values, **given}, cls.Data, ModelConfig, TrainConfig)
+    if unknown:
+        raise ValueError(
+            f"options: unknown {', '.join(unknown)} for task {task!r} (see grukit train "
+            f"--task {task} --help)"
+        )
+    data = build(cls.Data, values, given)
+    model = build(ModelConfig, cls.model_defaults, values, given)
+    train = build(TrainConfig, cls.train_defaults, values, given)
+    out = str(out or f"runs/{data.title}-{model.model}-{model.hidden}")
+    return RunConfig(task, data, model, train, out)
+
+
+def saved_run_options(out: str | Path) -> dict:
+    """The options a run folder was started with (its config.json, or the config in its
+    last checkpoint for runs older than config.json), as a flat dict with ``task``."""
+    out = Path(out)
+    if (out / RUN_CONFIG).is_file():
+        saved = json.loads((out / RUN_CONFIG).read_text())
+    elif (out / "last").exists():
+        saved = read_checkpoint(out / "last")[1].get("config", {})
+    else:
+        raise FileNotFoundError(f"resume: {str(out)!r} holds no run to resume")
+    flat = {"task": saved["task"]}
+    for section in ("data", "model", "train"):
+        flat.update(saved.get(section, {}))
+    return flat
+
+
+def score(model: nn.Module, task: Task, split: str) -> dict:
     """The loss and the task's further metrics of ``model`` on ``split``."""
     return {task.metric: mean_loss(model, task, split, EVAL_BATCH), **task.scores(model, split)}
 
 
-def train_task(
-    task_name: str,
-    data,
-    model_config: ModelConfig,
-    train: TrainConfig,
-    out_dir: str | Path,
-    *,
-    resume: bool = False,
-    log=None,
-) -> dict:
+def build_task_model(task: Task, config: ModelConfig) -> nn.Module:
+    """The task's model, with the fused kernels built now, not inside the first epoch."""
+    model = task.build_model(config)
+    recurrent = getattr(model, "recurrent", None)
+    if isinstance(recurrent, GRU):
+        recurrent.backend_choice()
+    return model
+
+
+def run_training(run: RunConfig, *, resume: bool = False, log=None) -> dict:
     """Train, keep the best checkpoint by validation loss, score it on every split; write
-    ``result.json`` and ``curves.png`` into ``out_dir`` and return the result:
-    ``{"{split}_{metric}": ..., "recurrent_parameters", "seconds_per_epoch", ...}``."""
-    out_dir = Path(out_dir)
-    task = task_module(task_name).make_task(data)
-    torch.manual_seed(train.seed)
-    model = build_model(task, model_config)
+    ``config.json``, ``result.json`` and ``curves.png`` into the run folder and return the
+    result: ``{"{split}_{metric}": ..., "recurrent_parameters", "seconds_per_epoch",
+    "baselines": [...], ...}``."""
+    out_dir = Path(run.out)
+    task = make_task(run.task, run.data)
+    torch.manual_seed(run.train.seed)
+    model = build_task_model(task, run.model)
     # A warm start; a resumed run goes on from its own weights instead.
-    if train.init_from and not (resume and (out_dir / "last").exists()):
-        load_weights(train.init_from, model, asdict(model_config))
-    if isinstance(model.recurrent, GRU):
-        model.recurrent.backend_choice()  # builds the kernels now, not in the first epoch
-    run_config = {
-        "task": task_name,
-        "data": asdict(data),
-        "model": asdict(model_config),
-        "train": asdict(train),
-    }
-    trainer = Trainer(model, task, train, out_dir, run_config=run_config, log=log)
+    if run.train.init_from and not (resume and (out_dir / "last").exists()):
+        tensors, state = read_checkpoint(run.train.init_from)
+        other = run.model.architecture_differences(state.get("config", {}).get("model", {}))
+        if other:
+            raise CheckpointError(
+                f"init_from: {run.train.init_from!r} holds another kind of model: "
+                + "; ".join(other)
+            )
+        load_weights(tensors, model, source=run.train.init_from)
+    run_config = run.to_dict()
+    trainer = Trainer(model, task, run.train, out_dir, run_config=run_config, log=log)
     started = time.perf_counter()
     progress = trainer.fit(resume=resume)
     tensors, state = read_checkpoint(out_dir / "best")
     restore(tensors, state, model)
-    history = progress["history"]
+    history = progress.history
     result = {
-        "task": task_name,
+        "task": run.task,
+        "out": str(out_dir),
         "data": task.title,
-        "model": model_config.model,
+        "model": run.model.model,
         "recurrent_parameters": recurrent_parameters(model),
-        "hidden": model_config.hidden,
-        "epochs": progress["epoch"],
-        "best_epoch": progress["best_epoch"],
+        "hidden": run.model.hidden,
+        "epochs": progress.epoch,
+        "best_epoch": progress.best_epoch,
         "metric": task.metric,
     }
     for split in SPLITS:
         result.update(
             {f"{split}_{name}": value for name, value in score(model, task, split).items()}
         )
+    recurrent = getattr(model, "recurrent", None)
     result.update(
         seconds_per_epoch=sum(line["seconds"] for line in history) / len(history),
-        backend=model.recurrent.backend_choice().name
-        if isinstance(model.recurrent, GRU)
-        else "torch",
+        backend=recurrent.backend_choice().name if isinstance(recurrent, GRU) else "torch",
+        threads=trainer.threads,
         wall_seconds=time.perf_counter() - started,
     )
-    if hasattr(task, "report"):
-        result.update(task.report(model, out_dir))
+    result.update(task.report(model, out_dir))
+    result["baselines"] = task.baselines()
     (out_dir / "result.json").write_text(json.dumps(result, indent=1))
     plot_learning_curves(
-        {model_config.model: history},
+        {run.model.model: history},
         out_dir / "curves.png",
-        f"{model_config.model} on {task.title}",
+        f"{run.model.model} on {task.title}",
         ylabel=task.metric_label,
+        log_scale=task.plot_log_scale,
+        reference=task.trivial_loss,
     )
     return result
 
 
-def load_checkpoint_model(path: str | Path):
+def train_task(
+    task: str | None = None,
+    *,
+    config: str | Path | dict | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    log=None,
+    **options,
+) -> dict:
+    """Train a task from Python, as ``grukit train`` does: options as keywords (the
+    command line's names with ``_``), a config file or dict, or both (keywords win).
+    ``resume=True`` with only ``out`` continues that run with its saved options.
+    Returns the result (what result.json holds).
+
+    >>> result = grukit.train_task("vowels", hidden=32, epochs=5, out="runs/vowels-try")
+    >>> result["test_accuracy"]
+    """
+    if resume and out is not None and (Path(out) / "last").exists():
+        saved = saved_run_options(out)
+        file_values = read_config_file(config) if isinstance(config, str | Path) else {}
+        config = {**saved, **(config if isinstance(config, dict) else file_values)}
+        if task is not None and task != saved["task"]:
+            raise ValueError(
+                f"task: got {task!r}, but the run in {str(out)!r} is {saved['task']!r}"
+            )
+    run = configure(task, config=config, out=out, **options)
+    return run_training(run, resume=resume, log=log)
+
+
+def load_checkpoint_model(path: str | Path) -> tuple[Task, nn.Module, dict]:
     """(task, model, checkpoint state) rebuilt from a checkpoint folder's saved config."""
     tensors, state = read_checkpoint(path)
     config = state.get("config", {})
     if not isinstance(config, dict) or not {"task", "data", "model"} <= set(config):
-        raise ValueError(
+        raise CheckpointError(
             f"checkpoint: {str(path)!r} has no task, data and model config (written by "
             "something else, or an older grukit)"
         )
-    module = task_module(config["task"])
-    task = module.make_task(module.DataConfig(**config["data"]))
-    model = build_model(task, ModelConfig(**config["model"]))
+    cls = task_class(config["task"])
+    task = cls.from_config(cls.Data(**config["data"]))
+    model = task.build_model(ModelConfig(**config["model"]))
     restore(tensors, state, model)
     return task, model, state
 

@@ -6,7 +6,8 @@ A checkpoint is a folder:
   state under ``optimizer.state.{index}.{name}``, the random generators' states under
   ``rng.``;
 - ``state.json``: the optimizer's param groups and scalar state, the trainer's progress
-  (epoch, best metric, history) and the run's config.
+  (epoch, best metric, history), the run's config and ``format``, the layout's version
+  (``FORMAT_VERSION``; a checkpoint without it is version 1, which still loads).
 
 Writing goes to a temporary folder beside the target, then one rename, so a crash leaves
 either the old checkpoint or the new one, never half of one. Nothing is unpickled on
@@ -25,10 +26,11 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from grukit.cells import RESET_GATED, cell_spec
-
 TENSORS = "tensors.safetensors"
 STATE = "state.json"
+# 1: the first layout (no "format" key); 2: the same, with "format". A reader takes every
+# version up to its own and refuses a newer one.
+FORMAT_VERSION = 2
 
 
 def rng_state() -> tuple[dict[str, torch.Tensor], dict]:
@@ -77,6 +79,7 @@ def save_checkpoint(
     rng_tensors, rng_meta = rng_state()
     tensors.update(rng_tensors)
     state = {
+        "format": FORMAT_VERSION,
         "optimizer": {"param_groups": optimizer_state["param_groups"], "scalars": scalars},
         "rng": rng_meta,
         "progress": progress,
@@ -109,21 +112,13 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
         state = json.loads((path / STATE).read_text())
     except Exception as error:  # safetensors and json raise several kinds
         raise CheckpointError(f"checkpoint: {str(path)!r} is damaged ({error})") from error
+    version = state.get("format", 1) if isinstance(state, dict) else None
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"checkpoint: {str(path)!r} has format {version!r}, this grukit reads 1 to "
+            f"{FORMAT_VERSION} (written by a newer grukit?)"
+        )
     return tensors, state
-
-
-# Model options that change what the weights mean: two models that differ in one of them
-# may still have tensors of the same shapes (reset before or after the matmul, say).
-ARCHITECTURE_OPTIONS = ("model", "reset_after", "bidirectional", "pooling")
-
-
-def architecture(model_config: dict) -> dict:
-    """A model config's ``ARCHITECTURE_OPTIONS``, ``reset_after`` resolved as the layer
-    resolves it (None = the variant's default), so that equal models compare equal."""
-    values = {name: model_config.get(name) for name in ARCHITECTURE_OPTIONS}
-    if values["model"] in RESET_GATED:
-        values["reset_after"] = cell_spec(values["model"], values["reset_after"]).reset_after
-    return values
 
 
 def model_weights(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -131,24 +126,14 @@ def model_weights(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
 
 
-def load_weights(path: str | Path, model: torch.nn.Module, model_config: dict) -> None:
-    """Start ``model`` (built from ``model_config``, a ModelConfig as a dict) from the
-    weights of the checkpoint folder ``path``: a warm start, for fine-tuning or a curriculum
-    from short sequences to long ones. Only the model's tensors are read; the optimizer and
-    generators start afresh. CheckpointError if the checkpoint's model differs in an
-    ``ARCHITECTURE_OPTIONS`` entry or in a tensor's shape (the first four are named)."""
-    tensors, state = read_checkpoint(path)
-    saved_config = state.get("config", {}).get("model", {})
-    there, here = architecture(saved_config), architecture(model_config)
-    other = [
-        f"{name} {there[name]!r} there, {here[name]!r} here"
-        for name in ARCHITECTURE_OPTIONS
-        if name in saved_config and name in model_config and there[name] != here[name]
-    ]
-    if other:
-        raise CheckpointError(
-            f"init_from: {str(path)!r} holds another kind of model: {'; '.join(other)}"
-        )
+def load_weights(
+    tensors: dict[str, torch.Tensor], model: torch.nn.Module, source: str | Path = "checkpoint"
+) -> None:
+    """Start ``model`` from a checkpoint's model tensors (``read_checkpoint``'s first
+    value): a warm start, for fine-tuning or a curriculum from short sequences to long ones.
+    The optimizer and generators start afresh. CheckpointError if a tensor's name or shape
+    differs (the first four are named). Whether the saved model is of the same kind (two
+    kinds can share shapes) is for the caller, who knows what the config means."""
     saved = model_weights(tensors)
     wanted = model.state_dict()
     differences = [
@@ -159,7 +144,7 @@ def load_weights(path: str | Path, model: torch.nn.Module, model_config: dict) -
     ] + [f"{name} there, not here" for name in saved if name not in wanted]
     if differences:
         raise CheckpointError(
-            f"init_from: {str(path)!r} holds a model of another shape (give the same "
+            f"init_from: {str(source)!r} holds a model of another shape (give the same "
             f"--model, --hidden, --layers and task inputs): {'; '.join(differences[:4])}"
         )
     model.load_state_dict(saved)

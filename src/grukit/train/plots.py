@@ -10,8 +10,16 @@ def plot_learning_curves(
     path: str | Path,
     title: str,
     ylabel: str = "NLL per step (nats)",
+    *,
+    log_scale: bool = False,
+    reference: float | None = None,
+    reference_label: str = "trivial loss",
 ) -> Path:
-    """One line per run and split (train solid, valid dashed) against the epoch."""
+    """One line per run and split (train solid, valid dashed) against the epoch, a dot on
+    each run's best validation epoch, and ``reference`` (e.g. what a model that learnt
+    nothing scores) as a grey line. ``log_scale``: a log y axis, for losses that fall by
+    orders of magnitude. On a linear axis the first epochs of a fresh model sit far above
+    the rest; the axis is then cut to keep the scale for the rest, and the plot says so."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,40 +29,70 @@ def plot_learning_curves(
     for index, (label, history) in enumerate(histories.items()):
         color = f"C{index % 10}"
         epochs = [line["epoch"] for line in history]
+        valid = [line["valid"] for line in history]
         axes.plot(epochs, [line["train"] for line in history], color=color, label=f"{label} train")
-        axes.plot(
-            epochs,
-            [line["valid"] for line in history],
-            color=color,
-            linestyle="--",
-            label=f"{label} valid",
-        )
-    # The first epochs of a fresh model sit far above the rest: keep the scale for the rest.
-    later = [
-        line[key]
-        for history in histories.values()
-        for line in history[2:]
-        for key in ("train", "valid")
-    ]
-    if later:
-        everything = [
-            line[key]
-            for history in histories.values()
-            for line in history
-            for key in ("train", "valid")
-        ]
-        low, high = min(everything), max(later)
-        axes.set_ylim(low - 0.02 * (high - low), high + 0.05 * (high - low))
+        axes.plot(epochs, valid, color=color, linestyle="--", label=f"{label} valid")
+        if history:
+            best = min(range(len(valid)), key=valid.__getitem__)
+            axes.plot(epochs[best], valid[best], "o", color=color, markersize=6, zorder=4)
+            axes.annotate(
+                f"best {valid[best]:.4g}",
+                (epochs[best], valid[best]),
+                textcoords="offset points",
+                xytext=(4, -12),
+                fontsize=7,
+                color=color,
+            )
+    if reference is not None:
+        axes.axhline(reference, color="grey", linewidth=1, linestyle=":", label=reference_label)
+    if log_scale:
+        axes.set_yscale("log")
+    else:
+        clip_first_epochs(axes, histories, reference)
     axes.set_xlabel("epoch")
     axes.set_ylabel(ylabel)
     axes.set_title(title)
-    axes.grid(alpha=0.3)
+    axes.grid(alpha=0.3, which="both")
     axes.legend(fontsize=8)
     figure.tight_layout()
     path = Path(path)
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def clip_first_epochs(axes, histories: dict[str, list[dict]], reference: float | None) -> None:
+    """Cut the y axis at the highest loss after the first two epochs (and the reference
+    line), and write on the plot which points lie above it."""
+    values = [
+        (line["epoch"], line[key])
+        for history in histories.values()
+        for line in history
+        for key in ("train", "valid")
+    ]
+    later = [
+        line[key]
+        for history in histories.values()
+        for line in history[2:]
+        for key in ("train", "valid")
+    ]
+    if not later:
+        return
+    low = min(value for _, value in values)
+    high = max(later + ([reference] if reference is not None else []))
+    axes.set_ylim(low - 0.02 * (high - low), high + 0.05 * (high - low))
+    above = sorted({epoch for epoch, value in values if value > high + 0.05 * (high - low)})
+    if above:
+        axes.text(
+            0.99,
+            0.98,
+            f"epoch{'s' if len(above) > 1 else ''} {', '.join(map(str, above))} above the axis",
+            transform=axes.transAxes,
+            ha="right",
+            va="top",
+            fontsize=7,
+            color="grey",
+        )
 
 
 def plot_confusion(counts, class_names: list[str], path: str | Path, title: str) -> Path:

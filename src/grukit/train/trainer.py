@@ -12,7 +12,7 @@ import math
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,10 +22,14 @@ from torch import Tensor, nn
 from grukit.train.checkpoint import read_checkpoint, restore, save_checkpoint
 from grukit.train.config import TrainConfig
 from grukit.train.progress import EpochProgress, format_duration
+from grukit.train.threads import choose_threads
+
+RUN_CONFIG = "config.json"
 
 
 class Task(Protocol):
-    """What the trainer needs from a task."""
+    """What the trainer needs from a task (``grukit.tasks.base.Task`` is the whole
+    protocol)."""
 
     def batches(
         self, split: str, batch_size: int, *, shuffle: bool, seed: int, bucket: bool
@@ -48,12 +52,27 @@ def mean_loss(model: nn.Module, task: Task, split: str, batch_size: int) -> floa
     return total / count
 
 
-def make_optimizer(config: TrainConfig, parameters) -> torch.optim.Optimizer:
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Weight decay on the matrices only (parameters of 2 or more dimensions: weights and
+    embeddings), never on biases, norm gains or chrono-initialised gate biases, whose
+    values mean something at any size (as nanoGPT's ``configure_optimizers``). Without
+    decay, one group of every parameter."""
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    if not weight_decay:
+        return [{"params": parameters, "weight_decay": 0.0}]
+    return [
+        {"params": [p for p in parameters if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in parameters if p.dim() < 2], "weight_decay": 0.0},
+    ]
+
+
+def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    groups = parameter_groups(model, config.weight_decay)
     if config.optimizer == "rmsprop":
-        return torch.optim.RMSprop(parameters, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.RMSprop(groups, lr=config.lr)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.AdamW(groups, lr=config.lr)
+    return torch.optim.Adam(groups, lr=config.lr)
 
 
 def learning_rate(config: TrainConfig, epoch: int, plateau_halvings: int) -> float:
@@ -65,9 +84,30 @@ def learning_rate(config: TrainConfig, epoch: int, plateau_halvings: int) -> flo
     return config.lr
 
 
-# Options a resumed run may be given anew: when to stop, and where a fresh run's weights
-# came from (a resumed run starts from its own last checkpoint).
-RESUME_FREE_OPTIONS = ("epochs", "patience", "init_from")
+# Options a resumed run may be given anew: when to stop, where a fresh run's weights came
+# from (a resumed run starts from its own last checkpoint), the thread count (speed only)
+# and where the run folder is.
+RESUME_FREE_OPTIONS = ("epochs", "patience", "init_from", "threads", "out")
+
+
+@dataclass
+class Progress:
+    """Where a run stands; saved in every checkpoint (``to_dict``)."""
+
+    epoch: int = 0  # epochs done
+    best_valid: float | None = None
+    best_epoch: int | None = None
+    bad_epochs: int = 0  # epochs since the best
+    halvings: int = 0  # plateau halvings of the learning rate so far
+    history: list[dict] = field(default_factory=list)  # one metrics line per epoch
+    stopped_early: bool = False  # a record for readers
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Progress:
+        return cls(**values)
 
 
 class RunMismatch(ValueError):
@@ -111,7 +151,8 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.run_config = run_config if run_config is not None else {"train": asdict(config)}
         self.log = sys.stderr if log is None else log  # looked up now: tests swap stderr
-        self.optimizer = make_optimizer(config, model.parameters())
+        self.optimizer = make_optimizer(config, model)
+        self.threads = torch.get_num_threads()
 
     def evaluate(self, split: str) -> float:
         """Mean loss per element over a split."""
@@ -161,24 +202,16 @@ class Trainer:
             for parameter, sample in zip(self.model.parameters(), noise):
                 parameter.sub_(sample)
 
-    def stopped_early(self, progress: dict) -> bool:
+    def stopped_early(self, progress: Progress) -> bool:
         """Whether validation has not improved for ``patience`` epochs, under the patience
         given now: a resumed run may be given more of it and then goes on."""
-        return bool(self.config.patience and progress["bad_epochs"] >= self.config.patience)
+        return bool(self.config.patience and progress.bad_epochs >= self.config.patience)
 
-    def fit(self, resume: bool = False) -> dict:
-        """Train until the epochs run out or validation stops improving; return the progress:
-        {"epoch", "best_valid", "best_epoch", "bad_epochs", "halvings", "history": [...]}."""
+    def fit(self, resume: bool = False) -> Progress:
+        """Train until the epochs run out or validation stops improving; return the
+        progress. The run's config goes into ``config.json`` in the run folder."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        progress = {
-            "epoch": 0,
-            "best_valid": None,
-            "best_epoch": None,
-            "bad_epochs": 0,
-            "halvings": 0,
-            "history": [],
-            "stopped_early": False,
-        }
+        progress = Progress()
         last = self.out_dir / "last"
         if last.exists() and not resume:
             raise ValueError(
@@ -191,26 +224,32 @@ class Trainer:
             if changed:
                 raise RunMismatch(
                     f"resume: the run in {str(self.out_dir)!r} was started with other options "
-                    f"({', '.join(changed)}); only epochs and patience may change on resume"
+                    f"({', '.join(changed)}); only epochs, patience and threads may change on "
+                    "resume"
                 )
-            progress = restore(tensors, state, self.model, self.optimizer, restore_rng=True)
-            finished = self.stopped_early(progress) or progress["epoch"] >= self.config.epochs
+            progress = Progress.from_dict(
+                restore(tensors, state, self.model, self.optimizer, restore_rng=True)
+            )
+            finished = self.stopped_early(progress) or progress.epoch >= self.config.epochs
             print(
                 f"{self.out_dir}: "
                 + ("finished earlier, reused" if finished else "resuming")
-                + f" after epoch {progress['epoch']}",
+                + f" after epoch {progress.epoch}",
                 file=self.log,
             )
         else:
             torch.manual_seed(self.config.seed)
+        (self.out_dir / RUN_CONFIG).write_text(json.dumps(self.run_config, indent=1) + "\n")
+        self.threads = choose_threads(self.config.threads, self.log)
+        torch.set_num_threads(self.threads)
         metrics = self.out_dir / "metrics.jsonl"
         # Keep the lines of the epochs the checkpoint holds, drop any written after it.
-        metrics.write_text("".join(json.dumps(line) + "\n" for line in progress["history"]))
+        metrics.write_text("".join(json.dumps(line) + "\n" for line in progress.history))
         config = self.config
-        for epoch in range(progress["epoch"], config.epochs):
+        for epoch in range(progress.epoch, config.epochs):
             if self.stopped_early(progress):
                 break
-            lr = learning_rate(config, epoch, progress["halvings"])
+            lr = learning_rate(config, epoch, progress.halvings)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             started = time.perf_counter()
@@ -225,28 +264,29 @@ class Trainer:
                 "lr": lr,
                 "seconds": seconds,
             }
-            progress["history"].append(line)
+            progress.history.append(line)
             with metrics.open("a") as handle:
                 handle.write(json.dumps(line) + "\n")
-            improved = progress["best_valid"] is None or valid < progress["best_valid"]
+            improved = progress.best_valid is None or valid < progress.best_valid
             if improved:
-                progress.update(best_valid=valid, best_epoch=epoch + 1, bad_epochs=0)
+                progress.best_valid, progress.best_epoch, progress.bad_epochs = valid, epoch + 1, 0
             else:
-                progress["bad_epochs"] += 1
+                progress.bad_epochs += 1
                 if (
                     config.lr_schedule == "plateau"
-                    and progress["bad_epochs"] % config.plateau_epochs == 0
+                    and progress.bad_epochs % config.plateau_epochs == 0
                 ):
-                    progress["halvings"] += 1
-            progress["epoch"] = epoch + 1
-            progress["stopped_early"] = self.stopped_early(progress)  # a record for readers
-            if improved:
+                    progress.halvings += 1
+            progress.epoch = epoch + 1
+            progress.stopped_early = self.stopped_early(progress)
+            for name in ("best", "last") if improved else ("last",):
                 save_checkpoint(
-                    self.out_dir / "best", self.model, self.optimizer, progress, self.run_config
+                    self.out_dir / name,
+                    self.model,
+                    self.optimizer,
+                    progress.to_dict(),
+                    self.run_config,
                 )
-            save_checkpoint(
-                self.out_dir / "last", self.model, self.optimizer, progress, self.run_config
-            )
             print(
                 f"epoch {epoch + 1}/{config.epochs}  train {train:.4f}  valid {valid:.4f}  "
                 f"lr {lr:.2e}  {seconds:.1f} s  "

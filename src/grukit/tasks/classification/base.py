@@ -17,52 +17,38 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from grukit.config import option
 from grukit.data.batching import batch_indices, pad_sequences
-from grukit.data.sequences import LabelledSequences, Standardiser, stratified_split
-from grukit.train.config import option
+from grukit.data.scaling import StandardScaler
+from grukit.data.sequences import LabelledSequences, stratified_split
+from grukit.metrics import accuracy, classification_scores, confusion_matrix, macro_f1
+from grukit.tasks.base import Baseline, Task
 
 Batch = tuple[Tensor, Tensor, Tensor]  # inputs (T, B, F), labels (B,), lengths (B,)
 EVAL_BATCH = 256
 BASELINE_C = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)  # logistic regression C, tried on valid
 
 
-def accuracy(confusion: np.ndarray) -> float:
-    """The share of the diagonal in ``confusion`` (C, C)."""
-    return float(np.trace(confusion) / confusion.sum())
-
-
-def macro_f1(confusion: np.ndarray) -> float:
-    """Mean F1 over the classes that occur in the truth or the predictions of ``confusion``
-    (C, C), rows true class, columns predicted class."""
-    hits = np.diag(confusion).astype(float)
-    truth, predicted = confusion.sum(1), confusion.sum(0)
-    present = (truth + predicted) > 0
-    return float(np.mean(2 * hits[present] / (truth + predicted)[present]))
-
-
 def logistic_regression_baseline(
     name: str, features: dict, labels: dict[str, np.ndarray], classes: int
-) -> dict:
+) -> Baseline:
     """Logistic regression (scikit-learn) on ``features[split]`` (N, D), its inverse
     regularisation C the one of BASELINE_C with the best validation macro-F1, scored on the
-    test split: ``{"baseline": name, "baseline_C", "baseline_test_accuracy",
-    "baseline_test_macro_f1"}``."""
+    test split: ``{"name": name, "scores": {"test_accuracy", "test_macro_f1"}, "settings":
+    {"C"}}``."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import confusion_matrix
 
     def confusion(c: float, split: str) -> np.ndarray:
         classifier = LogisticRegression(C=c, max_iter=5000)
         classifier.fit(features["train"], labels["train"])
-        predicted = classifier.predict(features[split])
-        return confusion_matrix(labels[split], predicted, labels=range(classes))
+        return confusion_matrix(labels[split], classifier.predict(features[split]), classes)
 
     best_c = max(BASELINE_C, key=lambda c: macro_f1(confusion(c, "valid")))
-    counts = confusion(best_c, "test")
+    scores = classification_scores(confusion(best_c, "test"))
     return {
-        "baseline": name,
-        "baseline_C": best_c,
-        "baseline_test_accuracy": accuracy(counts),
-        "baseline_test_macro_f1": macro_f1(counts),
+        "name": name,
+        "scores": {f"test_{key}": value for key, value in scores.items()},
+        "settings": {"C": best_c},
     }
 
 
@@ -74,7 +60,7 @@ def summary_features(data: LabelledSequences) -> np.ndarray:
     )
 
 
-class Classification:
+class Classification(Task):
     """Loss, scores and confusion-matrix report of a classification task. The task gives
     ``classes``, ``class_names``, ``title`` and ``batches(split, batch_size, *, shuffle,
     seed, bucket)`` yielding (inputs (T, B, F), labels (B,), lengths (B,))."""
@@ -84,28 +70,19 @@ class Classification:
     metric_label = "cross-entropy (nats)"
     classes: int
     class_names: list[str]
-    title: str
 
-    def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, int]:
-        inputs, labels, lengths = batch
-        logits = model(inputs, lengths)
-        return nn.functional.cross_entropy(logits, labels, reduction="sum"), len(labels)
+    def criterion(self, outputs: Tensor, targets: Tensor, lengths: Tensor) -> tuple[Tensor, int]:
+        return nn.functional.cross_entropy(outputs, targets, reduction="sum"), len(targets)
 
     def confusion(self, model: nn.Module, split: str) -> np.ndarray:
         """(C, C) counts: row = true class, column = predicted class."""
-        model.eval()
         counts = np.zeros((self.classes, self.classes), dtype=np.int64)
-        with torch.no_grad():
-            for inputs, labels, lengths in self.batches(
-                split, EVAL_BATCH, shuffle=False, seed=0, bucket=False
-            ):
-                predicted = model(inputs, lengths).argmax(-1)
-                np.add.at(counts, (labels.numpy(), predicted.numpy()), 1)
+        for logits, labels, _ in self.outputs_of(model, split, EVAL_BATCH):
+            counts += confusion_matrix(labels.numpy(), logits.argmax(-1).numpy(), self.classes)
         return counts
 
     def scores(self, model: nn.Module, split: str) -> dict:
-        counts = self.confusion(model, split)
-        return {"accuracy": accuracy(counts), "macro_f1": macro_f1(counts)}
+        return classification_scores(self.confusion(model, split))
 
     def report(self, model: nn.Module, out_dir: Path) -> dict:
         """Writes ``confusion.png``, the test split's confusion matrix."""
@@ -161,15 +138,23 @@ class SequenceClassificationTask(Classification):
             inputs, lengths = pad_sequences(sequences)
             yield inputs, torch.from_numpy(data.labels[indices]), lengths
 
-    def report(self, model: nn.Module, out_dir: Path) -> dict:
-        """The confusion matrix, and the baseline: logistic regression on each sequence's
-        summary statistics (``summary_features``; the frames are standardised already)."""
+    def baselines(self) -> list[Baseline]:
+        """Logistic regression on each sequence's summary statistics (``summary_features``;
+        the frames are standardised already)."""
         features = {split: summary_features(part) for split, part in self.splits.items()}
         labels = {split: part.labels for split, part in self.splits.items()}
-        baseline = logistic_regression_baseline(
-            "logreg on mean/std/min/max", features, labels, self.classes
-        )
-        return {**super().report(model, out_dir), **baseline}
+        return [
+            logistic_regression_baseline(
+                "logreg on mean/std/min/max", features, labels, self.classes
+            )
+        ]
+
+
+def scale_sequences(scaler: StandardScaler, data: LabelledSequences) -> LabelledSequences:
+    """Each sequence's frames standardised, as float32."""
+    return LabelledSequences(
+        [scaler.transform(s).astype(np.float32) for s in data.sequences], data.labels
+    )
 
 
 @dataclass
@@ -203,8 +188,8 @@ class HeldOutFractions:
         }
         if test is not None:
             parts["test"] = test
-        scale = Standardiser.fit(parts["train"].sequences)
-        return {name: scale(parts[name]) for name in ("train", "valid", "test")}
+        scaler = StandardScaler.fit(parts["train"].sequences)
+        return {name: scale_sequences(scaler, parts[name]) for name in ("train", "valid", "test")}
 
 
 @dataclass

@@ -16,12 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from grukit.config import option
 from grukit.data.sequences import load_sequence_file
-from grukit.tasks.classification import FeatureSequences, SequenceClassificationTask
-from grukit.train.config import option
-
-MODEL_DEFAULTS = {"hidden": 64}
-TRAIN_DEFAULTS = {"batch_size": 32, "lr": 2e-3, "epochs": 100, "patience": 20, "bucket": True}
+from grukit.tasks.classification.base import FeatureSequences, SequenceClassificationTask
 
 
 @dataclass
@@ -44,16 +41,22 @@ class DataConfig(FeatureSequences):
         return Path(self.data).stem
 
 
-def make_task(config: DataConfig) -> SequenceClassificationTask:
-    data = load_sequence_file(config.data, config.classes)
-    test = load_sequence_file(config.test_data, config.classes) if config.test_data else None
-    features = {part.sequences[0].shape[1] for part in (data, test) if part is not None}
-    if len(features) > 1:
-        raise ValueError(
-            f"test data: its frames have {len(test.sequences[0][0])} features, those of "
-            f"--data {len(data.sequences[0][0])}"
-        )
-    observed = max(int(part.labels.max()) for part in (data, test) if part is not None) + 1
-    splits = config.split(data, test)
-    classes = config.classes or observed
-    return SequenceClassificationTask(splits, classes, config.title, noise=config.noise)
+class ClassifyTask(SequenceClassificationTask):
+    Data = DataConfig
+    model_defaults = {"hidden": 64}
+    train_defaults = {"batch_size": 32, "lr": 2e-3, "epochs": 100, "patience": 20, "bucket": True}
+
+    @classmethod
+    def from_config(cls, config: DataConfig) -> ClassifyTask:
+        data = load_sequence_file(config.data, config.classes)
+        test = load_sequence_file(config.test_data, config.classes) if config.test_data else None
+        features = {part.sequences[0].shape[1] for part in (data, test) if part is not None}
+        if len(features) > 1:
+            raise ValueError(
+                f"test data: its frames have {len(test.sequences[0][0])} features, those of "
+                f"--data {len(data.sequences[0][0])}"
+            )
+        observed = max(int(part.labels.max()) for part in (data, test) if part is not None) + 1
+        splits = config.split(data, test)
+        classes = config.classes or observed
+        return cls(splits, classes, config.title, noise=config.noise)

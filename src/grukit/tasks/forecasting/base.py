@@ -33,21 +33,19 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from grukit.data.series import (
-    StandardScaler,
-    forecast_errors,
-    make_windows,
-    seasonal_naive,
-    window_origins,
-)
-from grukit.tasks.generated import FixedLengthBatches
+from grukit.data.batching import FixedLengthBatches
+from grukit.data.scaling import StandardScaler
+from grukit.data.series import make_windows, window_origins
+from grukit.metrics import forecast_errors
+from grukit.tasks.base import Baseline, Task
+from grukit.tasks.forecasting.baselines import seasonal_naive
 
 Batch = tuple[Tensor, Tensor, Tensor]  # inputs (w, B, F), targets (B, h), lengths (B,)
 PREDICT_BATCH = 256
 SPLITS = ("train", "valid", "test")
 
 
-class ForecastTask(FixedLengthBatches):
+class ForecastTask(FixedLengthBatches, Task):
     """Windows of ``series`` (N,): ``stretches`` gives each split ("train", "valid",
     "test") as (start, stop, stride), the steps its targets may fill and the steps between
     its origins; ``window`` steps are read and ``horizon`` predicted per origin, ``anchor``
@@ -55,8 +53,9 @@ class ForecastTask(FixedLengthBatches):
     is fitted on ``series[:valid start]``, the training portion. ``times`` (N,) label the
     steps in plots.
 
-    A task adds ``baselines()``: [(key, name, forecast (N_test, h))], the first the bar it
-    is measured against; ``report`` writes their test errors as ``{key}_test_rmse``, ...
+    A task adds ``baseline_forecasts()``: [(name, forecast (N_test, h))], the first the
+    bar it is measured against; ``baselines()`` scores them on the test split and
+    ``report`` draws them.
     """
 
     head = "pooled"
@@ -81,7 +80,10 @@ class ForecastTask(FixedLengthBatches):
             )
         self.series, self.times, self.title = series, times, title
         self.steps, self.outputs, self.anchor = window, horizon, anchor
-        self.scaler = StandardScaler.fit(series[: stretches["valid"][0]])
+        training = series[: stretches["valid"][0]]
+        if not np.std(training) > 0:
+            raise ValueError("series: got a constant training stretch, which has no scale")
+        self.scaler = StandardScaler.fit(training)
         self.scaled = self.scaler.transform(series).astype(np.float32)
         features = [self.scaled]
         if anchor:  # z_s - z_{s-S}, undefined (NaN) for the first S steps
@@ -108,9 +110,8 @@ class ForecastTask(FixedLengthBatches):
         inputs = torch.from_numpy(inputs.transpose(1, 0, 2).copy())  # (w, B, F)
         return inputs, torch.from_numpy(targets), lengths
 
-    def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, int]:
-        inputs, targets, lengths = batch
-        return ((model(inputs, lengths) - targets) ** 2).sum(), targets.numel()
+    def criterion(self, outputs: Tensor, targets: Tensor, lengths: Tensor) -> tuple[Tensor, int]:
+        return ((outputs - targets) ** 2).sum(), targets.numel()
 
     def offsets_from(self, split: str) -> np.ndarray:
         """What the model's outputs are added to, (N, h) standardised: the anchor's seasonal
@@ -125,41 +126,46 @@ class ForecastTask(FixedLengthBatches):
 
     def predict(self, model: nn.Module, split: str) -> np.ndarray:
         """The model's forecasts (N, h) of a split's targets, in original units."""
-        model.eval()
-        forecasts = []
-        with torch.no_grad():
-            for inputs, _, lengths in self.batches(
-                split, PREDICT_BATCH, shuffle=False, seed=0, bucket=False
-            ):
-                forecasts.append(model(inputs, lengths).double().numpy())
+        forecasts = [
+            outputs.double().numpy()
+            for outputs, _, _ in self.outputs_of(model, split, PREDICT_BATCH)
+        ]
         return self.scaler.inverse(np.concatenate(forecasts) + self.offsets_from(split))
 
     def scores(self, model: nn.Module, split: str) -> dict:
         return forecast_errors(self.actual(split), self.predict(model, split))
 
-    def baselines(self) -> list[tuple[str, str, np.ndarray]]:
+    def baseline_forecasts(self) -> list[tuple[str, np.ndarray]]:
         raise NotImplementedError
 
+    def baselines(self) -> list[Baseline]:
+        """Each baseline forecast's errors on the test split."""
+        actual = self.actual("test")
+        return [
+            {
+                "name": name,
+                "scores": {
+                    f"test_{error}": value
+                    for error, value in forecast_errors(actual, forecast).items()
+                },
+                "settings": {},
+            }
+            for name, forecast in self.baseline_forecasts()
+        ]
+
     def report(self, model: nn.Module, out_dir: str | Path) -> dict:
-        """forecast.png (the test period: actual, the model, each baseline) and each
-        baseline's name and test errors."""
-        actual, forecast = self.actual("test"), self.predict(model, "test")
-        result: dict = {}
-        lines = {model_name(model): forecast}
-        for key, name, baseline in self.baselines():
-            result[key] = name
-            errors = forecast_errors(actual, baseline)
-            result.update({f"{key}_test_{error}": value for error, value in errors.items()})
-            lines[name] = baseline
+        """forecast.png: the test period, actual, the model and each baseline."""
+        forecast = self.predict(model, "test")
+        lines = {model_name(model): forecast, **dict(self.baseline_forecasts())}
         plot_forecast(
             self.times[self.origins["test"][:, None] + np.arange(self.outputs)],
-            actual,
+            self.actual("test"),
             lines,
             Path(out_dir) / "forecast.png",
             f"{self.title}: test forecasts",
             self.unit,
         )
-        return result
+        return {}
 
 
 def model_name(model: nn.Module) -> str:

@@ -1,16 +1,14 @@
-"""What the generated-sequence tasks share: their split sizes and seed, and batches of
-fixed-length sequences."""
+"""What the generated-sequence tasks share: their split sizes and seed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from grukit.data.batching import batch_indices
-from grukit.train.config import option
+from grukit.config import option
 
 
 @dataclass
@@ -35,26 +33,3 @@ class GeneratedSplits:
         rng = np.random.default_rng(self.data_seed)
         sizes = {"train": self.train_size, "valid": self.test_size, "test": self.test_size}
         return {split: make(size, rng) for split, size in sizes.items()}
-
-
-class FixedLengthBatches:
-    """``batches`` for a task whose sequences all have ``self.steps`` steps; the task gives
-    ``split_size(split)`` and ``batch(split, indices, rng)``. ``rng`` is a generator seeded
-    like the batch order when the batches are shuffled (training), else None: a task may
-    use it to augment its training data, reproducibly."""
-
-    steps: int
-
-    def split_size(self, split: str) -> int:
-        raise NotImplementedError
-
-    def batch(self, split: str, indices: list[int], rng: np.random.Generator | None = None):
-        raise NotImplementedError
-
-    def batches(
-        self, split: str, batch_size: int, *, shuffle: bool, seed: int, bucket: bool
-    ) -> Iterator[Any]:
-        lengths = [self.steps] * self.split_size(split)
-        rng = np.random.default_rng([seed, 1]) if shuffle else None
-        for indices in batch_indices(lengths, batch_size, shuffle=shuffle, seed=seed):
-            yield self.batch(split, indices, rng)

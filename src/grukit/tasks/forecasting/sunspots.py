@@ -4,7 +4,7 @@ first 221 (1700-1920) for training and the last 67 (1921-1987) as the test.
 Each forecast predicts a year's number from the ``window`` years before it (h = 1). With
 the default ``anchor`` 1 the model predicts the change from last year and reads, for each
 year s of the window, its value and its own change, ``(z_s, z_s - z_{s-1})`` (see
-``grukit.tasks.forecast``): the test years peak at 190, above any training year (154 in
+``grukit.tasks.forecasting.base``): the test years peak at 190, above any training year (154 in
 1778), and a forecast of levels from a tanh-bounded state stays under the training range,
 where a change from last year does not. Measured on validation, the change beat the level.
 
@@ -28,15 +28,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grukit.data.series import arima_one_step, load_sunspots
-from grukit.tasks.forecast import ForecastTask
-from grukit.train.config import option
+from grukit.config import option
+from grukit.data.series import load_sunspots
+from grukit.tasks.forecasting.base import ForecastTask
+from grukit.tasks.forecasting.baselines import arima_one_step
 
 FIRST_YEAR, LAST_TRAIN_YEAR, LAST_YEAR = 1700, 1920, 1987
 ARIMA_ORDER = (9, 0, 0)
-MODEL_DEFAULTS = {"hidden": 64}  # 13,056 recurrent parameters with gru and 2 inputs
-# 167 training windows: small batches, and patience for a noisy validation loss.
-TRAIN_DEFAULTS = {"batch_size": 16, "lr": 1e-3, "epochs": 300, "patience": 40, "plateau_epochs": 10}
 
 
 @dataclass
@@ -73,6 +71,16 @@ class DataConfig:
 
 
 class SunspotsTask(ForecastTask):
+    Data = DataConfig
+    model_defaults = {"hidden": 64}  # 13,056 recurrent parameters with gru and 2 inputs
+    # 167 training windows: small batches, and patience for a noisy validation loss.
+    train_defaults = {
+        "batch_size": 16,
+        "lr": 1e-3,
+        "epochs": 300,
+        "patience": 40,
+        "plateau_epochs": 10,
+    }
     unit = "sunspot number"
 
     def __init__(self, config: DataConfig) -> None:
@@ -86,10 +94,6 @@ class SunspotsTask(ForecastTask):
         }
         super().__init__(values, years, stretches, config.window, 1, config.anchor, config.title)
 
-    def baselines(self):
+    def baseline_forecasts(self):
         forecast, _ = arima_one_step(self.series, self.test_start, ARIMA_ORDER)
-        return [("baseline", f"ARIMA{ARIMA_ORDER}", forecast[:, None])]
-
-
-def make_task(config: DataConfig) -> SunspotsTask:
-    return SunspotsTask(config)
+        return [(f"ARIMA{ARIMA_ORDER}", forecast[:, None])]

@@ -17,7 +17,7 @@ of day and weekdays equally and the forecasts tile the test plot.
 Anchor and window. Demand's strongest pattern is weekly (weekends lower, Mondays and
 Fridays unlike mid-week), so the model predicts offsets from the same half-hours a week
 earlier (``anchor`` 336) and reads, for each half-hour of its window, the demand and its
-own offset from a week before (see ``grukit.tasks.forecast``): it learns how far the
+own offset from a week before (see ``grukit.tasks.forecasting.base``): it learns how far the
 coming day will run from last week's, from how far the recent days ran. Predicting levels
 from levels instead did not beat the weekly naive forecast, and neither did offsets read
 from levels alone (the model learned only their training mean). The window, default 336
@@ -34,14 +34,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grukit.data.series import DAY, WEEK, load_taylor, seasonal_naive
-from grukit.tasks.forecast import ForecastTask
-from grukit.train.config import option
+from grukit.config import option
+from grukit.data.series import DAY, WEEK, load_taylor
+from grukit.tasks.forecasting.base import ForecastTask
+from grukit.tasks.forecasting.baselines import seasonal_naive
 
 TRAIN_WEEKS, VALID_WEEKS, TEST_WEEKS = 8, 2, 2
-MODEL_DEFAULTS = {"hidden": 64}  # 13,056 recurrent parameters with gru and 2 inputs
-# ~2,000 windows an epoch: validation stops improving within 5-25 epochs.
-TRAIN_DEFAULTS = {"batch_size": 32, "lr": 1e-3, "epochs": 30, "patience": 8, "plateau_epochs": 3}
 
 
 @dataclass
@@ -73,6 +71,16 @@ class DataConfig:
 
 
 class ElectricityTask(ForecastTask):
+    Data = DataConfig
+    model_defaults = {"hidden": 64}  # 13,056 recurrent parameters with gru and 2 inputs
+    # ~2,000 windows an epoch: validation stops improving within 5-25 epochs.
+    train_defaults = {
+        "batch_size": 32,
+        "lr": 1e-3,
+        "epochs": 30,
+        "patience": 8,
+        "plateau_epochs": 3,
+    }
     unit = "demand (MW)"
 
     def __init__(self, config: DataConfig) -> None:
@@ -89,21 +97,9 @@ class ElectricityTask(ForecastTask):
         }
         super().__init__(values, times, stretches, config.window, DAY, config.anchor, config.title)
 
-    def baselines(self):
+    def baseline_forecasts(self):
         test = self.origins["test"]
         return [
-            (
-                "baseline",
-                "seasonal naive (previous day)",
-                seasonal_naive(self.series, test, DAY, DAY),
-            ),
-            (
-                "weekly_baseline",
-                "seasonal naive (a week earlier)",
-                seasonal_naive(self.series, test, DAY, WEEK),
-            ),
+            ("seasonal naive (previous day)", seasonal_naive(self.series, test, DAY, DAY)),
+            ("seasonal naive (a week earlier)", seasonal_naive(self.series, test, DAY, WEEK)),
         ]
-
-
-def make_task(config: DataConfig) -> ElectricityTask:
-    return ElectricityTask(config)

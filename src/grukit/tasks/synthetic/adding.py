@@ -16,14 +16,14 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from grukit.tasks.generated import FixedLengthBatches, GeneratedSplits
-from grukit.train.config import option
+from grukit.config import option
+from grukit.data.batching import FixedLengthBatches
+from grukit.tasks.base import Task
+from grukit.tasks.synthetic.base import GeneratedSplits
 
 Batch = tuple[Tensor, Tensor, Tensor]  # inputs (T, B, 2), targets (B,), lengths (B,)
-MODEL_DEFAULTS = {"hidden": 150}  # 69K parameters with gru: Bai et al.'s ~70K
-TRAIN_DEFAULTS = {"batch_size": 32, "lr": 2e-3, "epochs": 30, "patience": 6}
 BASELINE_MSE = 1 / 6
 
 
@@ -50,12 +50,16 @@ def adding_sequences(count: int, seq_len: int, rng: np.random.Generator):
     return values, marked, targets
 
 
-class AddingTask(FixedLengthBatches):
+class AddingTask(FixedLengthBatches, Task):
+    Data = DataConfig
+    model_defaults = {"hidden": 150}  # 69K parameters with gru: Bai et al.'s ~70K
+    train_defaults = {"batch_size": 32, "lr": 2e-3, "epochs": 30, "patience": 6}
     input_size = 2
     outputs = 1
     head = "pooled"
     metric = "mse"
     metric_label = "mean squared error"
+    trivial_loss = BASELINE_MSE
 
     def __init__(self, config: DataConfig) -> None:
         self.splits = config.generate(
@@ -75,14 +79,5 @@ class AddingTask(FixedLengthBatches):
     def split_size(self, split: str) -> int:
         return len(self.splits[split][2])
 
-    def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, int]:
-        inputs, targets, lengths = batch
-        predictions = model(inputs, lengths)[:, 0]
-        return ((predictions - targets) ** 2).sum(), len(targets)
-
-    def scores(self, model: nn.Module, split: str) -> dict:
-        return {}
-
-
-def make_task(config: DataConfig) -> AddingTask:
-    return AddingTask(config)
+    def criterion(self, outputs: Tensor, targets: Tensor, lengths: Tensor) -> tuple[Tensor, int]:
+        return ((outputs[:, 0] - targets) ** 2).sum(), len(targets)

@@ -9,10 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grukit.data.sequences import load_bundled_splits
-from grukit.tasks.classification import FeatureSequences, SequenceClassificationTask
-
-MODEL_DEFAULTS = {"hidden": 64}
-TRAIN_DEFAULTS = {"batch_size": 32, "lr": 2e-3, "epochs": 60, "patience": 15, "bucket": True}
+from grukit.tasks.classification.base import FeatureSequences, SequenceClassificationTask
 
 
 @dataclass
@@ -24,6 +21,12 @@ class DataConfig(FeatureSequences):
         return "spoken-digits"
 
 
-def make_task(config: DataConfig) -> SequenceClassificationTask:
-    splits = config.split(load_bundled_splits("spoken_digits")["all"])
-    return SequenceClassificationTask(splits, 10, config.title, noise=config.noise)
+class SpokenDigitsTask(SequenceClassificationTask):
+    Data = DataConfig
+    model_defaults = {"hidden": 64}
+    train_defaults = {"batch_size": 32, "lr": 2e-3, "epochs": 60, "patience": 15, "bucket": True}
+
+    @classmethod
+    def from_config(cls, data: DataConfig) -> SpokenDigitsTask:
+        splits = data.split(load_bundled_splits("spoken_digits")["all"])
+        return cls(splits, 10, data.title, noise=data.noise)

@@ -1,0 +1,121 @@
+"""Options as dataclasses whose fields carry their help text, filled from defaults, then a
+config file (TOML or JSON), then ``--key=value`` options, in that order.
+
+Every options class of grukit (a task's data options, ``ModelConfig``, ``TrainConfig``)
+is built with :func:`option`; this module imports nothing else of grukit, so any layer
+may use it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import types
+import typing
+from dataclasses import MISSING, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+
+def option(default: Any, help: str) -> Any:
+    """A dataclass field with a default and the help text `--help` shows."""
+    return field(default=default, metadata={"help": help})
+
+
+def parse_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"got {text!r}, wanted true or false")
+
+
+def _parser_type(annotation: Any):
+    """The argparse type of a field annotation (``str | None`` -> str)."""
+    if isinstance(annotation, str):
+        annotation = eval(annotation, {"typing": typing})  # noqa: S307 - our own annotations
+    if isinstance(annotation, types.UnionType):
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    return parse_bool if annotation is bool else annotation
+
+
+def add_arguments(
+    parser: argparse.ArgumentParser,
+    cls: type,
+    defaults: dict | None = None,
+    title: str | None = None,
+    description: str | None = None,
+    skip: tuple[str, ...] = (),
+) -> None:
+    """One ``--name`` option per field of ``cls`` (but those in ``skip``), documented with
+    its default (``defaults`` overrides the dataclass's, e.g. a task's own model size).
+    A true/false option is a flag pair, ``--name`` / ``--no-name``; ``--name true`` and
+    ``--name false`` are read too."""
+    group = parser.add_argument_group(title or cls.__name__, description or cls.__doc__)
+    for item in fields(cls):
+        if item.name in skip:
+            continue
+        default = item.default if item.default is not MISSING else None
+        default = (defaults or {}).get(item.name, default)
+        text = item.metadata.get("help", "")
+        if "(default" not in text:
+            text += f" (default: {default})"
+        flag = f"--{item.name.replace('_', '-')}"
+        kind = _parser_type(item.type)
+        if kind is parse_bool:
+            group.add_argument(
+                flag,
+                dest=item.name,
+                nargs="?",
+                const=True,
+                type=parse_bool,
+                default=None,
+                metavar="true|false",
+                help=text,
+            )
+            group.add_argument(
+                f"--no-{flag[2:]}",
+                dest=item.name,
+                action="store_false",
+                default=None,
+                help=argparse.SUPPRESS,
+            )
+            continue
+        group.add_argument(
+            flag, dest=item.name, type=kind, default=None, metavar=item.name.upper(), help=text
+        )
+
+
+def read_config_file(path: str | Path) -> dict:
+    """A TOML or JSON file as a flat dict of option values."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config: {str(path)!r} is not a file")
+    text = path.read_text()
+    try:
+        values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ValueError(f"config: {str(path)!r} could not be parsed: {error}") from error
+    flat: dict = {}
+    for key, value in values.items():  # sections ([train], [model]) are only for reading
+        if isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat
+
+
+def build(cls: type, *layers: dict) -> Any:
+    """An instance of ``cls`` from its defaults overridden by each dict in turn (None = unset)."""
+    names = {item.name for item in fields(cls)}
+    values: dict = {}
+    for layer in layers:
+        values.update({k: v for k, v in layer.items() if k in names and v is not None})
+    return cls(**values)
+
+
+def unknown_keys(values: dict, *classes: type) -> list[str]:
+    known = {item.name for cls in classes for item in fields(cls)}
+    return sorted(set(values) - known)

@@ -1,0 +1,141 @@
+"""The task protocol: what a task gives the trainer, the runner and the command line.
+
+A task is a class derived from :class:`Task`, registered by name in ``grukit.tasks.TASKS``
+("name": "module:Class"; the module is imported only when the task is used, so a task's
+optional data package is needed only by that task). The class declares
+
+- ``Data``: a dataclass of its data options (fields made with ``grukit.config.option``,
+  each with its help) with a ``title`` property: the data's name in folders and plots
+  (e.g. "jsb", "adding-T600"). ``from_config(data)`` makes the task from one;
+- ``model_defaults`` / ``train_defaults``: its defaults for ``ModelConfig`` /
+  ``TrainConfig`` options (e.g. the paper's model size);
+- ``metric`` (the loss's short name, e.g. "nll") and ``metric_label`` (its axis label);
+  ``plot_log_scale`` and ``trivial_loss`` for the learning-curve plot;
+
+and an instance has ``title``, ``input_size`` and ``outputs``, and
+
+- ``batches(split, batch_size, *, shuffle, seed, bucket)``: the batches of "train",
+  "valid" or "test", in an order fixed by ``seed``; a batch is (inputs, targets, lengths)
+  with inputs (T, B, I) (or token ids (T, B)) and lengths (B,);
+- ``criterion(outputs, targets, lengths) -> (sum, count)``: the summed loss of a batch
+  and the number of elements it sums over (the trainer minimises sum / count); the
+  shared ``loss(model, batch)`` runs the model and calls it;
+- ``build_model(model_config) -> nn.Module``: by default ``grukit.models.build_model``
+  with the task's ``head`` ("step" or "pooled"), ``causal`` and ``vocabulary_size``; a
+  task that needs another model (an encoder-decoder, tied embeddings) overrides it. The
+  model follows ``forward(inputs, lengths, state) -> (outputs, state)``;
+- ``scores(model, split) -> dict``: further metrics (accuracy, errors in the data's
+  units); default none;
+- ``baselines() -> [Baseline]``: what the model is measured against on the test split
+  (logistic regression, ARIMA, ...), each ``{"name": ..., "scores": {"test_...": ...},
+  "settings": {...}}``;
+  default none;
+- ``report(model, out_dir) -> dict``: the task's own pictures (a confusion matrix, a
+  forecast plot) written into the run folder; what it returns goes into result.json.
+
+The shortest complete task is the README's "add your own task" example
+(``tests/tasks/test_own_task.py`` runs it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar, TypedDict
+
+import torch
+from torch import Tensor, nn
+
+SPLITS = ("train", "valid", "test")
+Batch = tuple[Any, Tensor, Tensor]  # inputs, targets, lengths (B,)
+
+
+class Baseline(TypedDict):
+    """A baseline's result: its name, its scores (keys ``test_<score>``) and the settings
+    it was run with (e.g. a regularisation chosen on the validation split)."""
+
+    name: str
+    scores: dict[str, float]
+    settings: dict
+
+
+class Task:
+    """Base class of every task: the shared defaults of the protocol above."""
+
+    Data: ClassVar[type]
+    model_defaults: ClassVar[dict] = {}
+    train_defaults: ClassVar[dict] = {}
+    metric: ClassVar[str] = "loss"
+    metric_label: ClassVar[str] = "loss"
+    head: ClassVar[str] = "pooled"
+    causal: ClassVar[bool] = True  # step heads: outputs may depend only on steps so far
+    plot_log_scale: ClassVar[bool] = False
+    vocabulary_size: int | None = None  # token-id inputs: the embedding's rows
+    title: str
+    input_size: int
+    outputs: int
+
+    @property
+    def trivial_loss(self) -> float | None:
+        """A loss drawn as a line in the learning curves (what a model that learnt nothing
+        scores), or None."""
+        return None
+
+    @classmethod
+    def ignored_model_options(cls) -> tuple[str, ...]:
+        """ModelConfig options this task's model does not read (left out of its --help):
+        pooling for a per-step model, and bidirectional where it predicts later steps."""
+        if cls.head != "step":
+            return ()
+        return ("pooling", "bidirectional") if cls.causal else ("pooling",)
+
+    @classmethod
+    def from_config(cls, data) -> Task:
+        """The task with the data options ``data`` (an instance of ``cls.Data``)."""
+        return cls(data)
+
+    def batches(
+        self, split: str, batch_size: int, *, shuffle: bool, seed: int, bucket: bool
+    ) -> Iterator[Batch]:
+        raise NotImplementedError
+
+    def criterion(self, outputs: Tensor, targets: Tensor, lengths: Tensor) -> tuple[Tensor, int]:
+        raise NotImplementedError
+
+    def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, int]:
+        """(sum of the per-element losses, number of elements) of one batch."""
+        inputs, targets, lengths = batch
+        outputs, _ = model(inputs, lengths)
+        return self.criterion(outputs, targets, lengths)
+
+    def build_model(self, config) -> nn.Module:
+        """The model ``config`` (a ``grukit.models.ModelConfig``) names, for this task."""
+        from grukit.models import build_model
+
+        return build_model(
+            config,
+            self.input_size,
+            self.outputs,
+            head=self.head,
+            vocabulary_size=self.vocabulary_size,
+            causal=self.causal,
+        )
+
+    def scores(self, model: nn.Module, split: str) -> dict:
+        return {}
+
+    def baselines(self) -> list[Baseline]:
+        return []
+
+    def report(self, model: nn.Module, out_dir: Path) -> dict:
+        return {}
+
+    def outputs_of(self, model: nn.Module, split: str, batch_size: int = 256) -> Iterator:
+        """(outputs, targets, lengths) of every batch of a split, in order, in eval mode
+        without gradients: what scores and predictions are computed from."""
+        model.eval()
+        with torch.no_grad():
+            for inputs, targets, lengths in self.batches(
+                split, batch_size, shuffle=False, seed=0, bucket=False
+            ):
+                yield model(inputs, lengths)[0], targets, lengths

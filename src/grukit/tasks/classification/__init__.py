@@ -1,0 +1,3 @@
+"""Sequence-classification tasks (``digits``, ``spoken_digits``, ``vowels``, ``sentiment``,
+and ``classify`` for a user's own file); ``base`` holds the loss, scores, confusion matrix,
+baseline and batching they share."""

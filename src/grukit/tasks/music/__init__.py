@@ -1,0 +1,1 @@
+"""Music tasks: next-step prediction of polyphonic piano rolls (``next_step``)."""
