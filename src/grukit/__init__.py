@@ -10,4 +10,22 @@ from grukit.layers import GRU, GRUCell, Stream
 
 __version__ = "0.1.0"
 
-__all__ = ["GRU", "VARIANTS", "CellSpec", "GRUCell", "Stream", "cell_spec", "__version__"]
+__all__ = [
+    "GRU",
+    "VARIANTS",
+    "CellSpec",
+    "GRUCell",
+    "Stream",
+    "cell_spec",
+    "train_task",
+    "__version__",
+]
+
+
+def train_task(task: str | None = None, **options) -> dict:
+    """Train a task as ``grukit train`` does and return its result (what result.json
+    holds); see ``grukit.tasks.runner.train_task``. Imported on first use, so that
+    ``import grukit`` stays light."""
+    from grukit.tasks.runner import train_task as run
+
+    return run(task, **options)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import tomllib
 import types
 import typing
 from dataclasses import MISSING, field, fields
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 
 def option(default: Any, help: str) -> Any:
@@ -61,7 +60,7 @@ def add_arguments(
         default = (defaults or {}).get(item.name, default)
         text = item.metadata.get("help", "")
         if "(default" not in text:
-            text += f" (default: {default})"
+            text += f" (default: {'none' if default in (None, '') else default})"
         flag = f"--{item.name.replace('_', '-')}"
         kind = _parser_type(item.type)
         if kind is parse_bool:

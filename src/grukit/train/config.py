@@ -35,8 +35,8 @@ class TrainConfig:
     seed: int = option(0, "seeds the weights, batch order, dropout and weight noise")
     threads: int = option(
         0,
-        "CPU threads; 0 = all cores, or those other jobs leave free (results do not depend "
-        "on it, only the speed)",
+        "CPU threads; 0 = all cores, or those other jobs leave free (speed only for grukit "
+        "layers; torch's LSTM/RNN may round differently)",
     )
     init_from: str = option(
         "",

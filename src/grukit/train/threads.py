@@ -3,8 +3,11 @@
 PyTorch starts one OpenMP thread per core and its threads spin while they wait for each
 other. When other jobs already use the cores, every spinning thread competes with them:
 measured here, a tanh RNN's epoch went from 0.5 s to 16-76 s with two other runs on the
-two cores, and back with one thread per run. Results do not depend on the count (the
-fused kernels give bit-identical results for any count), only the speed does.
+two cores, and back with one thread per run. The count changes the speed, not grukit's
+numbers: the fused kernels give bit-identical results for any count. torch's own LSTM and
+RNN layers may round differently with another count (their GEMMs split the work by
+thread), which after many epochs can move a result in its second decimal (the demo's tanh
+RNN: test 9.03 with 2 threads, 8.99 with 1).
 
 ``threads = 0`` (auto): all cores for one run on an idle machine; on a busy machine the
 cores the other jobs leave free (at least one), with a warning that names ``--threads``.
@@ -63,8 +66,7 @@ def choose_threads(requested: int, log=None) -> int:
     if free < cores and log is not None:
         print(
             f"threads: other jobs keep about {busy:.1f} of {cores} cores busy, so this run uses "
-            f"{free} thread{'s' if free > 1 else ''} (--threads N to choose; results do not "
-            "depend on it)",
+            f"{free} thread{'s' if free > 1 else ''} (--threads N to choose)",
             file=log,
             flush=True,
         )

@@ -1,0 +1,144 @@
+"""What a user relies on around runs: ``--resume`` alone continues a run with its saved
+options, a run folder's config.json reruns it, config files may name the task and the
+folder, true/false options are flags, and a task's --help offers only what it reads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import grukit
+from grukit.cli import main
+
+ADDING = ["--task", "adding", "--seq-len", "8", "--train-size", "64", "--test-size", "32"]
+NON_DEFAULT = ["--hidden", "6", "--optimizer", "rmsprop", "--lr", "0.003", "--batch-size", "16"]
+
+
+def history(out) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_resume_alone_continues_a_run_started_with_other_options(tmp_path):
+    """The README's ``grukit train --out DIR --resume``: no option typed again, and the
+    losses are those of an uninterrupted run."""
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert main(["train", *ADDING, *NON_DEFAULT, "--epochs", "3", "--out", str(whole)]) == 0
+    assert main(["train", *ADDING, *NON_DEFAULT, "--epochs", "2", "--out", str(killed)]) == 0
+    assert main(["train", "--out", str(killed), "--resume", "--epochs", "3"]) == 0
+    assert history(killed) == [
+        dict(line, seconds=l2["seconds"]) for line, l2 in zip(history(whole), history(killed))
+    ]
+    result = json.loads((killed / "result.json").read_text())
+    assert result["hidden"] == 6 and result["epochs"] == 3
+
+
+def test_resume_still_refuses_a_changed_option(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", *ADDING, *NON_DEFAULT, "--epochs", "1", "--out", str(out)]) == 0
+    assert main(["train", "--out", str(out), "--resume", "--lr", "0.01"]) == 2
+    assert "train.lr: 0.003 then 0.01" in capsys.readouterr().err
+
+
+def test_the_saved_config_reruns_the_run(tmp_path):
+    first, again = tmp_path / "first", tmp_path / "again"
+    assert main(["train", *ADDING, *NON_DEFAULT, "--epochs", "2", "--out", str(first)]) == 0
+    saved = json.loads((first / "config.json").read_text())
+    assert saved["task"] == "adding" and saved["model"]["hidden"] == 6
+    assert main(["train", "--config", str(first / "config.json"), "--out", str(again)]) == 0
+    strip = [{k: v for k, v in line.items() if k != "seconds"} for line in history(first)]
+    assert strip == [{k: v for k, v in line.items() if k != "seconds"} for line in history(again)]
+
+
+def test_a_toml_file_may_hold_every_option(tmp_path):
+    out = tmp_path / "from-toml"
+    config = tmp_path / "run.toml"
+    config.write_text(
+        f'task = "adding"\nout = "{out}"\n\n[data]\nseq_len = 8\ntrain_size = 64\n'
+        "test_size = 32\n\n[model]\nhidden = 5\n\n[train]\nepochs = 1\n"
+    )
+    assert main(["train", "--config", str(config)]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["task"] == "adding" and result["hidden"] == 5
+
+
+def test_the_shipped_example_config_is_valid():
+    from grukit.tasks.runner import configure
+
+    run = configure(config="examples/vowels.toml")
+    assert run.task == "vowels" and run.model.model == "ligru"
+
+
+def test_python_api_trains_like_the_command_line(tmp_path):
+    result = grukit.train_task(
+        "adding",
+        seq_len=8,
+        train_size=64,
+        test_size=32,
+        hidden=6,
+        epochs=1,
+        out=tmp_path / "api",
+        log=open("/dev/null", "w"),
+    )
+    assert (
+        main(["train", *ADDING, "--hidden", "6", "--epochs", "1", "--out", str(tmp_path / "cli")])
+        == 0
+    )
+    cli = json.loads((tmp_path / "cli" / "result.json").read_text())
+    assert result["test_mse"] == cli["test_mse"]
+
+
+def test_true_false_options_are_flags(tmp_path):
+    from grukit.tasks.runner import configure
+
+    assert configure("digits", permuted=True).data.permuted
+    for argv, expected in (
+        (["--bidirectional"], True),
+        (["--no-bidirectional"], False),
+        (["--bidirectional", "false"], False),
+        (["--bidirectional", "true"], True),
+    ):
+        out = tmp_path / "-".join(argv).strip("-")
+        assert (
+            main(
+                [
+                    "train",
+                    "--task",
+                    "vowels",
+                    *argv,
+                    "--hidden",
+                    "4",
+                    "--epochs",
+                    "1",
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
+        saved = json.loads((out / "config.json").read_text())
+        assert saved["model"]["bidirectional"] is expected
+
+
+@pytest.mark.parametrize(
+    "task, absent, present",
+    [
+        ("vowels", "--test-fraction", "--valid-fraction"),  # the official test set is whole
+        ("music", "--pooling", "--hidden"),  # a per-step model pools nothing
+        ("music", "--bidirectional", "--layers"),  # next-step prediction reads forwards
+    ],
+)
+def test_help_offers_only_what_the_task_reads(task, absent, present, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--task", task, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert absent not in text and present in text
+    assert "(default: None) (default" not in text and text.count("(default:") > 10
+
+
+def test_help_without_a_task_says_the_defaults_depend_on_it(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "depend on it" in text and "see --task NAME --help" in text
+    assert "ModelConfig" not in text and "model:" in text or "model\n" in text

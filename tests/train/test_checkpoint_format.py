@@ -1,0 +1,55 @@
+"""Checkpoints carry a format version; those written before it (format 1, committed as
+fixtures by the code of that time) still load, score and resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grukit.cli import main
+from grukit.tasks.runner import evaluate_checkpoint
+from grukit.train import CheckpointError, read_checkpoint
+from grukit.train.checkpoint import FORMAT_VERSION
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checkpoint_v1"
+# Scores the code that wrote the fixtures gave them (adding T=6, 5 units; JSB slice, 4).
+WRITTEN_SCORES = {
+    ("adding", "valid"): 0.315990686416626,
+    ("adding", "test"): 0.22557955980300903,
+    ("music", "valid"): 62.594998573059364,
+    ("music", "test"): 62.328807121545225,
+}
+
+
+@pytest.mark.parametrize("name, split", sorted(WRITTEN_SCORES))
+def test_a_format_1_checkpoint_scores_as_when_it_was_written(name, split):
+    _, state = read_checkpoint(FIXTURES / name)
+    assert "format" not in state  # written before the version existed
+    result = evaluate_checkpoint(FIXTURES / name, split)
+    score = result["scores"][result["metric"]]
+    assert score == pytest.approx(WRITTEN_SCORES[name, split], rel=1e-6)
+
+
+def test_a_format_1_run_resumes(tmp_path, capsys):
+    """Its folder resumes with --resume alone; the new checkpoints carry the version."""
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copytree(FIXTURES / "adding", run / "last")
+    shutil.copytree(FIXTURES / "adding", run / "best")
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "3"]) == 0
+    _, state = read_checkpoint(run / "last")
+    assert state["format"] == FORMAT_VERSION and state["progress"]["epoch"] == 3
+    assert "adding-T6" in capsys.readouterr().out
+
+
+def test_a_newer_format_is_refused(tmp_path):
+    shutil.copytree(FIXTURES / "adding", tmp_path / "ckpt")
+    state_file = tmp_path / "ckpt" / "state.json"
+    state = json.loads(state_file.read_text())
+    state["format"] = FORMAT_VERSION + 1
+    state_file.write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match=f"has format {FORMAT_VERSION + 1}, this grukit"):
+        read_checkpoint(tmp_path / "ckpt")
