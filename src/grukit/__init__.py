@@ -17,6 +17,7 @@ __all__ = [
     "GRUCell",
     "Stream",
     "cell_spec",
+    "load",
     "train_task",
     "__version__",
 ]
@@ -29,3 +30,11 @@ def train_task(task: str | None = None, **options) -> dict:
     from grukit.tasks.runner import train_task as run
 
     return run(task, **options)
+
+
+def load(checkpoint):
+    """A checkpoint's model with its preprocessing, ready to predict on new raw data; see
+    ``grukit.inference``."""
+    from grukit.inference import load as load_checkpoint
+
+    return load_checkpoint(checkpoint)

@@ -122,7 +122,7 @@ def test_malformed_npz_is_one_line(arrays, extra, message, tmp_path, capsys):
     [
         (["id,label,a", "s1,0,1"], "must name a 'sequence' and a 'label' column"),
         (["sequence,label,a", "s1,0,1", "s1,1,2"], "sequence 's1' has more than one label"),
-        (["sequence,label,a", "s1,0,x"], "line 2 holds a value that is not a number"),
+        (["sequence,label,a", "s1,0,x"], "line 2, column 'a': 'x' is not a number"),
         (["sequence,label,a", "s1,0,1", "s2,0,1", "s1,0,1"], "must be together"),
         (["sequence,label,a", "s1,0,nan"], "holds NaN"),
     ],
@@ -167,3 +167,56 @@ def test_scaler_uses_training_frames_only():
     other = LabelledSequences([np.full((2, 3), 5.0, dtype=np.float32)], np.array([0]))
     expected = np.broadcast_to((5.0 - scale.mean) / scale.std, (2, 3))
     np.testing.assert_allclose(scale_sequences(scale, other).sequences[0], expected, rtol=1e-6)
+
+
+def test_named_labels_become_ids_in_sorted_order(tmp_path):
+    """Labels may be names; ids follow their sorted order, the names are kept, and a second
+    file (a test set) is read with the first one's names."""
+    from grukit.data.sequences import load_sequence_file
+
+    rows = ["sequence,label,a", "s1,dog,1", "s2,cat,2", "s2,cat,3", "s3,eel,4"]
+    (tmp_path / "named.csv").write_text("\n".join(rows) + "\n")
+    data = load_sequence_file(tmp_path / "named.csv")
+    assert data.labels.tolist() == [1, 0, 2] and data.class_names == ["cat", "dog", "eel"]
+    (tmp_path / "test.csv").write_text("sequence,label,a\nt1,eel,1\nt2,cat,1\n")
+    test = load_sequence_file(tmp_path / "test.csv", class_names=data.class_names)
+    assert test.labels.tolist() == [2, 0]
+    (tmp_path / "odd.csv").write_text("sequence,label,a\nt1,cow,1\n")
+    with pytest.raises(MalformedData, match="label 'cow' is not one of the training labels"):
+        load_sequence_file(tmp_path / "odd.csv", class_names=data.class_names)
+    np.savez(
+        tmp_path / "named.npz",
+        features=np.ones((3, 2)),
+        lengths=np.array([1, 2]),
+        labels=np.array(["yes", "no"]),
+    )
+    npz = load_sequence_file(tmp_path / "named.npz")
+    assert npz.labels.tolist() == [1, 0] and npz.class_names == ["no", "yes"]
+
+
+def test_files_to_predict_on_need_no_labels(tmp_path):
+    from grukit.data.sequences import load_sequence_file
+
+    (tmp_path / "new.csv").write_text("sequence,a,b\nx,1,2\nx,3,4\ny,5,6\n")
+    data = load_sequence_file(tmp_path / "new.csv", labelled=False)
+    assert data.lengths.tolist() == [2, 1] and data.labels.tolist() == [-1, -1]
+    np.savez(tmp_path / "new.npz", features=np.ones((3, 2)), lengths=np.array([1, 2]))
+    assert len(load_sequence_file(tmp_path / "new.npz", labelled=False)) == 2
+    with pytest.raises(MalformedData, match="no 'labels' or 'y' array"):
+        load_sequence_file(tmp_path / "new.npz")
+
+
+@pytest.mark.parametrize("label", [50_000, 1e12])
+def test_a_huge_label_is_refused_before_anything_is_allocated(label, tmp_path):
+    """A label far beyond any class count (an id, a count) would make a C x C confusion
+    matrix of terabytes: it is refused, naming the way to insist."""
+    from grukit.data.sequences import load_sequence_file
+
+    np.savez(
+        tmp_path / "big.npz",
+        features=np.ones((2, 1)),
+        lengths=np.array([1, 1]),
+        labels=np.array([0, label]),
+    )
+    with pytest.raises(MalformedData, match="more than 1,000 needs --classes N"):
+        load_sequence_file(tmp_path / "big.npz")

@@ -6,12 +6,13 @@ import argparse
 import os
 import sys
 
-from grukit.cli import analyze, build, env, evaluate, reproduce, train
+from grukit.cli import analyze, build, env, evaluate, predict, reproduce, train
 from grukit.extras import MissingExtra
 
 COMMANDS = {
     "train": train,
     "eval": evaluate,
+    "predict": predict,
     "reproduce": reproduce,
     "analyze": analyze,
     "env": env,

@@ -1,9 +1,11 @@
 """Labelled variable-length sequences: the bundled speech sets, a user's own files, and the
-splitting and scaling a sequence classifier needs.
+stratified split a sequence classifier needs (its scaling: ``grukit.data.scaling``).
 
 A sequence is a (T_i, F) float32 array of T_i frames of F features; its label an int in
-[0, C). On disk a set is stored concatenated, the layout of the bundled .npz files and of
-the ``.npz`` a user may give to ``grukit train --task classify --data FILE``:
+[0, C). Labels in a file may be whole numbers 0..C-1 or names (any text: "cat", "dog"),
+which become 0..C-1 in sorted order, the names kept as ``class_names``. On disk a set is
+stored concatenated, the layout of the bundled .npz files and of the ``.npz`` a user may
+give to ``grukit train --task classify --data FILE``:
 
 - ``features`` (sum T_i, F): every sequence's frames, one after the other;
 - ``lengths`` (N,): T_i of each sequence, in order;
@@ -37,10 +39,13 @@ class MalformedData(ValueError):
 
 @dataclass
 class LabelledSequences:
-    """``sequences``: [(T_i, F) float32, ...]; ``labels``: (N,) int64 in [0, classes)."""
+    """``sequences``: [(T_i, F) float32, ...]; ``labels``: (N,) int64 in [0, classes) (-1
+    where a file for prediction has none); ``class_names``: the names of named labels, in
+    id order, or None."""
 
     sequences: list[np.ndarray]
     labels: np.ndarray
+    class_names: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -50,15 +55,24 @@ class LabelledSequences:
         return np.array([len(s) for s in self.sequences], dtype=np.int64)
 
     def subset(self, indices) -> LabelledSequences:
-        return LabelledSequences([self.sequences[i] for i in indices], self.labels[indices])
+        return LabelledSequences(
+            [self.sequences[i] for i in indices], self.labels[indices], self.class_names
+        )
 
 
 def from_concatenated(
-    features: np.ndarray, lengths: np.ndarray, labels: np.ndarray, source: str = "data"
+    features: np.ndarray,
+    lengths: np.ndarray,
+    labels: np.ndarray | None,
+    source: str = "data",
+    classes: int | None = None,
+    class_names: list[str] | None = None,
 ) -> LabelledSequences:
     """Cut ``features`` (sum T_i, F), or padded (N, T_max, F), into sequences of ``lengths``,
-    checking everything a malformed file gets wrong, each with a one-line message."""
-    features, lengths, labels = np.asarray(features), np.asarray(lengths), np.asarray(labels)
+    checking everything a malformed file gets wrong, each with a one-line message. Labels
+    None: a file to predict on (labels -1); otherwise see ``encode_labels``."""
+    features, lengths = np.asarray(features), np.asarray(lengths)
+    labels = np.full(len(lengths), -1) if labels is None else np.asarray(labels)
     if features.dtype == object:
         raise MalformedData(
             f"{source}: features is a ragged (object) array; store the frames concatenated "
@@ -97,7 +111,39 @@ def from_concatenated(
     for i, sequence in enumerate(sequences):
         if not np.isfinite(sequence).all():
             raise MalformedData(f"{source}: sequence {i} holds NaN or infinite values")
-    return LabelledSequences(sequences, check_labels(labels, source))
+    if (labels == -1).all() and np.issubdtype(labels.dtype, np.integer):
+        return LabelledSequences(sequences, labels.astype(np.int64), class_names)
+    return LabelledSequences(sequences, *encode_labels(labels, source, classes, class_names))
+
+
+# Without --classes, a label above this is far more likely a mistake (a count, an id) than a
+# class, and C x C confusion counts of a huge C would exhaust memory.
+MAX_CLASSES = 1_000
+
+
+def encode_labels(
+    labels: np.ndarray,
+    source: str,
+    classes: int | None = None,
+    class_names: list[str] | None = None,
+) -> tuple[np.ndarray, list[str] | None]:
+    """(labels as int64 ids, class names or None). Whole numbers are checked against
+    [0, classes); names (text) map to their index in ``class_names`` (the training file's;
+    a name it lacks is refused) or, without, in their sorted set."""
+    if labels.dtype.kind in "USO":
+        texts = [str(label).strip() for label in labels]
+        names = class_names if class_names is not None else sorted(set(texts))
+        index = {name: i for i, name in enumerate(names)}
+        unknown = sorted(set(texts) - set(index))
+        if unknown:
+            raise MalformedData(
+                f"{source}: label {unknown[0]!r} is not one of the training labels "
+                f"({', '.join(names[:8])}{', ...' if len(names) > 8 else ''})"
+            )
+        if classes is not None and len(names) > classes:
+            raise MalformedData(f"{source}: {len(names)} label names for {classes} classes")
+        return np.array([index[t] for t in texts], dtype=np.int64), list(names)
+    return check_labels(labels, source, classes), class_names
 
 
 def check_labels(labels: np.ndarray, source: str, classes: int | None = None) -> np.ndarray:
@@ -108,6 +154,11 @@ def check_labels(labels: np.ndarray, source: str, classes: int | None = None) ->
         raise MalformedData(f"{source}: labels must be integers 0..C-1, got {labels.dtype}")
     if labels.size and not np.array_equal(labels, np.round(labels)):
         raise MalformedData(f"{source}: labels must be whole numbers 0..C-1")
+    if labels.size and classes is None and labels.max() >= MAX_CLASSES:
+        raise MalformedData(
+            f"{source}: label {labels.max():.0f} would make {labels.max() + 1:,.0f} classes; "
+            f"more than {MAX_CLASSES:,} needs --classes N (labels are 0..C-1)"
+        )
     labels = labels.astype(np.int64)
     if labels.size and labels.min() < 0:
         raise MalformedData(f"{source}: label {labels.min()} is out of range (labels are 0..C-1)")
@@ -119,22 +170,29 @@ def check_labels(labels: np.ndarray, source: str, classes: int | None = None) ->
     return labels
 
 
-def load_sequence_file(path: str | Path, classes: int | None = None) -> LabelledSequences:
-    """A user's labelled sequences from ``.npz`` or ``.csv`` (layouts: module docstring)."""
+def load_sequence_file(
+    path: str | Path,
+    classes: int | None = None,
+    class_names: list[str] | None = None,
+    *,
+    labelled: bool = True,
+) -> LabelledSequences:
+    """A user's sequences from ``.npz`` or ``.csv`` (layouts: module docstring), labelled
+    (``classes``, ``class_names``: see ``encode_labels``), or, with ``labelled=False``, a
+    file to predict on, whose labels may be missing (then -1)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data: {str(path)!r} is not a file")
     if path.suffix == ".npz":
-        data = _read_npz(path)
-    elif path.suffix == ".csv":
-        data = _read_csv(path)
-    else:
-        raise MalformedData(f"data: {path.name!r} is neither .npz nor .csv")
-    data.labels = check_labels(data.labels, path.name, classes)
-    return data
+        return _read_npz(path, labelled, classes, class_names)
+    if path.suffix == ".csv":
+        return _read_csv(path, labelled, classes, class_names)
+    raise MalformedData(f"data: {path.name!r} is neither .npz nor .csv")
 
 
-def _read_npz(path: Path) -> LabelledSequences:
+def _read_npz(
+    path: Path, labelled: bool, classes: int | None, class_names: list[str] | None
+) -> LabelledSequences:
     try:
         archive = np.load(path, allow_pickle=False)
     except ValueError as error:  # object arrays need pickles: a ragged array
@@ -150,6 +208,9 @@ def _read_npz(path: Path) -> LabelledSequences:
         arrays = {}
         for name, aliases in KEY_ALIASES.items():
             found = [key for key in aliases if key in archive.files]
+            if not found and name == "labels" and not labelled:
+                arrays[name] = None
+                continue
             if not found:
                 raise MalformedData(
                     f"{path.name}: no {' or '.join(repr(a) for a in aliases)} array (it holds "
@@ -162,19 +223,24 @@ def _read_npz(path: Path) -> LabelledSequences:
                     f"{path.name}: {found[0]!r} is a ragged (object) array; store the frames "
                     "concatenated with 'lengths'"
                 ) from None
-    return from_concatenated(**arrays, source=path.name)
+    return from_concatenated(**arrays, source=path.name, classes=classes, class_names=class_names)
 
 
-def _read_csv(path: Path) -> LabelledSequences:
+def _read_csv(
+    path: Path, labelled: bool, classes: int | None, class_names: list[str] | None
+) -> LabelledSequences:
     with path.open(newline="") as handle:
         rows = list(csv.reader(handle))
-    if not rows or not {"sequence", "label"} <= set(rows[0]):
+    needed = {"sequence", "label"} if labelled else {"sequence"}
+    if not rows or not needed <= set(rows[0]):
         raise MalformedData(
-            f"{path.name}: the header must name a 'sequence' and a 'label' column and the "
-            "feature columns"
+            f"{path.name}: the header must name a 'sequence'"
+            + (" and a 'label' column" if labelled else " column (a 'label' column is optional)")
+            + " and the feature columns"
         )
     header = rows[0]
-    id_column, label_column = header.index("sequence"), header.index("label")
+    id_column = header.index("sequence")
+    label_column = header.index("label") if "label" in header else None
     feature_columns = [i for i in range(len(header)) if i not in (id_column, label_column)]
     if not feature_columns:
         raise MalformedData(f"{path.name}: no feature columns beside 'sequence' and 'label'")
@@ -184,15 +250,18 @@ def _read_csv(path: Path) -> LabelledSequences:
             raise MalformedData(
                 f"{path.name}: line {line} has {len(row)} fields, not {len(header)}"
             )
-        try:
-            frames.append([float(row[i]) for i in feature_columns])
-            label = float(row[label_column])
-        except ValueError:
-            raise MalformedData(
-                f"{path.name}: line {line} holds a value that is not a number"
-            ) from None
+        frame = []
+        for column in feature_columns:
+            try:
+                frame.append(float(row[column]))
+            except ValueError:
+                raise MalformedData(
+                    f"{path.name}: line {line}, column {header[column]!r}: {row[column]!r} is "
+                    "not a number"
+                ) from None
+        frames.append(frame)
         ids.append(row[id_column])
-        labels.append(label)
+        labels.append(row[label_column].strip() if label_column is not None else None)
     starts = [0] + [i for i in range(1, len(ids)) if ids[i] != ids[i - 1]]
     if len({ids[i] for i in starts}) != len(starts):
         raise MalformedData(f"{path.name}: the rows of each sequence must be together, in order")
@@ -200,9 +269,23 @@ def _read_csv(path: Path) -> LabelledSequences:
         if len(set(labels[start:end])) != 1:
             raise MalformedData(f"{path.name}: sequence {ids[start]!r} has more than one label")
     lengths = np.diff(starts + [len(ids)])
+    sequence_labels = None if label_column is None else [labels[i] for i in starts]
     return from_concatenated(
-        np.array(frames), lengths, np.array([labels[i] for i in starts]), source=path.name
+        np.array(frames),
+        lengths,
+        None if sequence_labels is None else csv_labels(sequence_labels),
+        source=path.name,
+        classes=classes,
+        class_names=class_names,
     )
+
+
+def csv_labels(labels: list[str]) -> np.ndarray:
+    """A CSV's label column: numbers if every label is one, else the names as text."""
+    try:
+        return np.array([float(label) for label in labels])
+    except ValueError:
+        return np.array(labels, dtype=str)
 
 
 def load_bundled_splits(name: str) -> dict[str, LabelledSequences]:

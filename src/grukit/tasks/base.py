@@ -30,6 +30,8 @@ and an instance has ``title``, ``input_size`` and ``outputs``, and
   (logistic regression, ARIMA, ...), each ``{"name": ..., "scores": {"test_...": ...},
   "settings": {...}}``;
   default none;
+- ``preprocessing() -> dict``: what prediction on new raw data needs (a scaler, a
+  vocabulary, class names), saved with every checkpoint; default none;
 - ``report(model, out_dir) -> dict``: the task's own pictures (a confusion matrix, a
   forecast plot) written into the run folder; what it returns goes into result.json.
 
@@ -129,6 +131,24 @@ class Task:
 
     def report(self, model: nn.Module, out_dir: Path) -> dict:
         return {}
+
+    def preprocessing(self) -> dict:
+        """What turns new raw data into this task's model inputs and its outputs into
+        answers (a scaler, a vocabulary, class names; JSON-able), saved with every
+        checkpoint for ``grukit.load`` and ``grukit predict``; {} = prediction on new data
+        is not offered for this task. ``kind`` names the input format."""
+        return {}
+
+    def model_shape(self) -> dict:
+        """The arguments besides the ModelConfig that ``grukit.models.build_model`` needs to
+        rebuild this task's model without its data."""
+        return {
+            "input_size": self.input_size,
+            "outputs": self.outputs,
+            "head": self.head,
+            "vocabulary_size": self.vocabulary_size,
+            "causal": self.causal,
+        }
 
     def outputs_of(self, model: nn.Module, split: str, batch_size: int = 256) -> Iterator:
         """(outputs, targets, lengths) of every batch of a split, in order, in eval mode

@@ -150,7 +150,10 @@ def run_training(run: RunConfig, *, resume: bool = False, log=None) -> dict:
             )
         load_weights(tensors, model, source=run.train.init_from)
     run_config = run.to_dict()
-    trainer = Trainer(model, task, run.train, out_dir, run_config=run_config, log=log)
+    extra = {"model_shape": task.model_shape(), "preprocessing": task.preprocessing()}
+    trainer = Trainer(
+        model, task, run.train, out_dir, run_config=run_config, checkpoint_extra=extra, log=log
+    )
     started = time.perf_counter()
     progress = trainer.fit(resume=resume)
     tensors, state = read_checkpoint(out_dir / "best")

@@ -6,8 +6,9 @@ A checkpoint is a folder:
   state under ``optimizer.state.{index}.{name}``, the random generators' states under
   ``rng.``;
 - ``state.json``: the optimizer's param groups and scalar state, the trainer's progress
-  (epoch, best metric, history), the run's config and ``format``, the layout's version
-  (``FORMAT_VERSION``; a checkpoint without it is version 1, which still loads).
+  (epoch, best metric, history), the run's config, the caller's ``extra`` and ``format``,
+  the layout's version (``FORMAT_VERSION``; a checkpoint without it is version 1, which
+  still loads).
 
 Writing goes to a temporary folder beside the target, then one rename, so a crash leaves
 either the old checkpoint or the new one, never half of one. Nothing is unpickled on
@@ -64,8 +65,11 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     progress: dict,
     config: dict,
+    extra: dict | None = None,
 ) -> Path:
-    """Write model, optimizer, generators, progress and config to the folder ``path``."""
+    """Write model, optimizer, generators, progress and config to the folder ``path``;
+    ``extra``: anything else JSON-able the caller wants kept with the weights (what a
+    prediction needs), saved as is under ``"extra"``."""
     path = Path(path)
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     optimizer_state = optimizer.state_dict()
@@ -84,6 +88,7 @@ def save_checkpoint(
         "rng": rng_meta,
         "progress": progress,
         "config": config,
+        "extra": extra or {},
     }
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     shutil.rmtree(temporary, ignore_errors=True)

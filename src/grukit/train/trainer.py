@@ -132,7 +132,9 @@ def changed_options(saved: dict, current: dict, prefix: str = "") -> list[str]:
 
 class Trainer:
     """Train ``model`` on ``task`` with ``config``, writing into ``out_dir``:
-    ``metrics.jsonl`` (one line per epoch), ``best/`` and ``last/`` checkpoints.
+    ``config.json`` (``run_config``), ``metrics.jsonl`` (one line per epoch), ``best/`` and
+    ``last/`` checkpoints, which keep ``run_config`` and ``checkpoint_extra`` beside the
+    weights.
     """
 
     def __init__(
@@ -143,6 +145,7 @@ class Trainer:
         out_dir: str | Path,
         *,
         run_config: dict | None = None,
+        checkpoint_extra: dict | None = None,
         log=None,
     ) -> None:
         self.model = model
@@ -150,6 +153,7 @@ class Trainer:
         self.config = config
         self.out_dir = Path(out_dir)
         self.run_config = run_config if run_config is not None else {"train": asdict(config)}
+        self.checkpoint_extra = checkpoint_extra or {}
         self.log = sys.stderr if log is None else log  # looked up now: tests swap stderr
         self.optimizer = make_optimizer(config, model)
         self.threads = torch.get_num_threads()
@@ -286,6 +290,7 @@ class Trainer:
                     self.optimizer,
                     progress.to_dict(),
                     self.run_config,
+                    self.checkpoint_extra,
                 )
             print(
                 f"epoch {epoch + 1}/{config.epochs}  train {train:.4f}  valid {valid:.4f}  "

@@ -84,6 +84,9 @@ class Classification(Task):
     def scores(self, model: nn.Module, split: str) -> dict:
         return classification_scores(self.confusion(model, split))
 
+    def preprocessing(self) -> dict:
+        return {"kind": "classes", "class_names": list(self.class_names)}
+
     def report(self, model: nn.Module, out_dir: Path) -> dict:
         """Writes ``confusion.png``, the test split's confusion matrix."""
         from grukit.train.plots import plot_confusion
@@ -112,8 +115,10 @@ class SequenceClassificationTask(Classification):
         title: str,
         class_names: list[str] | None = None,
         noise: float = 0.0,
+        scaler: StandardScaler | None = None,
     ) -> None:
         self.splits = splits
+        self.scaler = scaler
         self.noise = noise
         self.classes = classes
         self.class_names = class_names or [str(c) for c in range(classes)]
@@ -138,6 +143,16 @@ class SequenceClassificationTask(Classification):
             inputs, lengths = pad_sequences(sequences)
             yield inputs, torch.from_numpy(data.labels[indices]), lengths
 
+    def preprocessing(self) -> dict:
+        """The class names and the feature scaler: what ``grukit predict`` needs."""
+        if self.scaler is None:
+            return {}
+        return {
+            "kind": "sequences",
+            "class_names": list(self.class_names),
+            "scaler": self.scaler.to_dict(),
+        }
+
     def baselines(self) -> list[Baseline]:
         """Logistic regression on each sequence's summary statistics (``summary_features``;
         the frames are standardised already)."""
@@ -153,7 +168,9 @@ class SequenceClassificationTask(Classification):
 def scale_sequences(scaler: StandardScaler, data: LabelledSequences) -> LabelledSequences:
     """Each sequence's frames standardised, as float32."""
     return LabelledSequences(
-        [scaler.transform(s).astype(np.float32) for s in data.sequences], data.labels
+        [scaler.transform(s).astype(np.float32) for s in data.sequences],
+        data.labels,
+        data.class_names,
     )
 
 
@@ -178,10 +195,12 @@ class HeldOutFractions:
             fractions["test"] = self.test_fraction
         return stratified_split(labels, fractions, self.data_seed)
 
-    def split(self, data: LabelledSequences, test: LabelledSequences | None = None) -> dict:
-        """{"train", "valid", "test"} of ``data``; a given ``test`` set is kept whole and only
-        the validation share comes out of ``data``. Features are standardised with the
-        training frames' statistics."""
+    def split(
+        self, data: LabelledSequences, test: LabelledSequences | None = None
+    ) -> tuple[dict[str, LabelledSequences], StandardScaler]:
+        """({"train", "valid", "test"} of ``data``, the scaler): a given ``test`` set is kept
+        whole and only the validation share comes out of ``data``. Features are
+        standardised with the training frames' statistics."""
         parts = {
             name: data.subset(indices)
             for name, indices in self.indices(data.labels, hold_out_test=test is None).items()
@@ -189,7 +208,8 @@ class HeldOutFractions:
         if test is not None:
             parts["test"] = test
         scaler = StandardScaler.fit(parts["train"].sequences)
-        return {name: scale_sequences(scaler, parts[name]) for name in ("train", "valid", "test")}
+        splits = {name: scale_sequences(scaler, parts[name]) for name in ("train", "valid", "test")}
+        return splits, scaler
 
 
 @dataclass

@@ -20,6 +20,8 @@ from grukit.config import option
 from grukit.data.sequences import load_sequence_file
 from grukit.tasks.classification.base import FeatureSequences, SequenceClassificationTask
 
+MAX_CLASSES_OPTION = 10_000  # C x C int64 confusion counts: 800 MB at this size
+
 
 @dataclass
 class DataConfig(FeatureSequences):
@@ -27,14 +29,22 @@ class DataConfig(FeatureSequences):
 
     data: str | None = option(None, "the .npz or .csv file of labelled sequences (required)")
     test_data: str | None = option(None, "a separate test file (then only valid comes from --data)")
-    classes: int | None = option(None, "number of classes (default: the largest label + 1)")
+    classes: int | None = option(
+        None, "number of classes (default: the largest label + 1, or the number of names)"
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.data:
             raise ValueError("data: give --data FILE, a .npz or .csv of labelled sequences")
-        if self.classes is not None and self.classes < 2:
-            raise ValueError(f"classes: got {self.classes}, wanted an int >= 2")
+        if self.classes is not None and not 2 <= self.classes <= MAX_CLASSES_OPTION:
+            raise ValueError(
+                f"classes: got {self.classes}, wanted an int in 2..{MAX_CLASSES_OPTION:,}"
+            )
+        # Saved absolute, so that `grukit eval` finds the files from any folder.
+        self.data = str(Path(self.data).resolve())
+        if self.test_data:
+            self.test_data = str(Path(self.test_data).resolve())
 
     @property
     def title(self) -> str:
@@ -49,7 +59,9 @@ class ClassifyTask(SequenceClassificationTask):
     @classmethod
     def from_config(cls, config: DataConfig) -> ClassifyTask:
         data = load_sequence_file(config.data, config.classes)
-        test = load_sequence_file(config.test_data, config.classes) if config.test_data else None
+        test = None
+        if config.test_data:
+            test = load_sequence_file(config.test_data, config.classes, data.class_names)
         features = {part.sequences[0].shape[1] for part in (data, test) if part is not None}
         if len(features) > 1:
             raise ValueError(
@@ -57,6 +69,6 @@ class ClassifyTask(SequenceClassificationTask):
                 f"--data {len(data.sequences[0][0])}"
             )
         observed = max(int(part.labels.max()) for part in (data, test) if part is not None) + 1
-        splits = config.split(data, test)
-        classes = config.classes or observed
-        return cls(splits, classes, config.title, noise=config.noise)
+        splits, scaler = config.split(data, test)
+        classes = config.classes or (len(data.class_names) if data.class_names else observed)
+        return cls(splits, classes, config.title, data.class_names, config.noise, scaler)

@@ -138,6 +138,15 @@ class SentimentTask(Classification):
                 ids[dropped & (ids != PAD)] = UNKNOWN
             yield ids, torch.from_numpy(self.labels[split][indices]), batch_lengths
 
+    def preprocessing(self) -> dict:
+        """The vocabulary and the class names: raw text in, a sentiment out."""
+        return {
+            "kind": "text",
+            "tokenizer": "grukit.data.text.tokenize",
+            "vocabulary": self.vocabulary.to_dict(),
+            "class_names": list(self.class_names),
+        }
+
     def baselines(self) -> list[Baseline]:
         """TF-IDF (word 1-2-grams, sublinear tf) + logistic regression: C picked by
         validation macro-F1, then scored on the test split."""

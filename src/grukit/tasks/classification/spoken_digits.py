@@ -28,5 +28,5 @@ class SpokenDigitsTask(SequenceClassificationTask):
 
     @classmethod
     def from_config(cls, data: DataConfig) -> SpokenDigitsTask:
-        splits = data.split(load_bundled_splits("spoken_digits")["all"])
-        return cls(splits, 10, data.title, noise=data.noise)
+        splits, scaler = data.split(load_bundled_splits("spoken_digits")["all"])
+        return cls(splits, 10, data.title, noise=data.noise, scaler=scaler)

@@ -39,6 +39,6 @@ class VowelsTask(SequenceClassificationTask):
     @classmethod
     def from_config(cls, data: DataConfig) -> VowelsTask:
         official = load_bundled_splits("japanese_vowels")
-        splits = data.split(official["train"], test=official["test"])
+        splits, scaler = data.split(official["train"], test=official["test"])
         names = [f"speaker {s + 1}" for s in range(SPEAKERS)]
-        return cls(splits, SPEAKERS, data.title, names, data.noise)
+        return cls(splits, SPEAKERS, data.title, names, data.noise, scaler)

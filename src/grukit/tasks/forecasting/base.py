@@ -135,6 +135,17 @@ class ForecastTask(FixedLengthBatches, Task):
     def scores(self, model: nn.Module, split: str) -> dict:
         return forecast_errors(self.actual(split), self.predict(model, split))
 
+    def preprocessing(self) -> dict:
+        """The scaler and the window's shape: recent raw values in, the next ``horizon``
+        values out."""
+        return {
+            "kind": "series",
+            "scaler": self.scaler.to_dict(),
+            "window": self.steps,
+            "horizon": self.outputs,
+            "anchor": self.anchor,
+        }
+
     def baseline_forecasts(self) -> list[tuple[str, np.ndarray]]:
         raise NotImplementedError
 
