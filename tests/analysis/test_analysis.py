@@ -28,6 +28,22 @@ def test_unroll_equals_the_layer(config):
     assert gates[update].shape == gates[f"{update}_l1"].shape == (7, 2, 5)
 
 
+@pytest.mark.parametrize("variant", ["gru", "mgu", "ligru"])
+def test_unroll_equals_a_bidirectional_layer(variant):
+    """Both directions, two layers: the states are [forward; backward] in time order, and
+    the reverse direction's gates are there too."""
+    torch.manual_seed(0)
+    layer = grukit.GRU(3, 5, 2, bidirectional=True, variant=variant, dtype=torch.float64)
+    layer.eval()
+    x = torch.randn(6, 2, 3, dtype=torch.float64)
+    states, gates = unroll(layer, x)
+    torch.testing.assert_close(torch.stack(states), layer(x)[0])
+    update = layer.spec.update_gate
+    assert {update, f"{update}_rev", f"{update}_l1_rev"} <= set(gates)
+    maps = gate_maps(layer, x[:, :1])
+    assert {"keep", "keep_rev", "keep_l1", "keep_l1_rev"} <= set(maps)
+
+
 @pytest.mark.parametrize("kind", ["lstm", "rnn"])
 def test_unroll_equals_torch(kind):
     torch.manual_seed(0)

@@ -115,3 +115,45 @@ def test_options_added_to_grukit_after_a_run_began_do_not_block_its_resume():
     assert changed_options(saved, current) == []
     current["model"]["hidden"] = 9
     assert changed_options(saved, current) == ["model.hidden: 8 then 9"]
+
+
+def test_a_missing_device_is_refused_in_one_line(tmp_path):
+    """--device cuda where torch sees none: a clear error naming what it sees."""
+    from grukit.train.trainer import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match=r"device: got 'cuda', but torch sees 0 CUDA"):
+            train(tmp_path, epochs=1, device="cuda")
+    with pytest.raises(ValueError, match="device: got 'tpu', wanted cpu, cuda or cuda:N"):
+        TrainConfig(device="tpu")
+
+
+def test_weight_decay_reaches_matrices_only():
+    """Biases, norm gains and (chrono) gate biases are not decayed; weights and embeddings
+    are (nanoGPT's configure_optimizers)."""
+    from grukit.train.trainer import make_optimizer
+
+    model = grukit.GRU(3, 4, variant="ligru")  # batch-norm gains beside the matrices
+    groups = make_optimizer(TrainConfig(weight_decay=0.1), model).param_groups
+    decayed = {id(p) for p in groups[0]["params"]}
+    for name, parameter in model.named_parameters():
+        assert (id(parameter) in decayed) == (parameter.dim() >= 2), name
+    assert groups[0]["weight_decay"] == 0.1 and groups[1]["weight_decay"] == 0.0
+    plain = make_optimizer(TrainConfig(), model).param_groups
+    assert len(plain) == 1 and plain[0]["weight_decay"] == 0.0  # as before: one group
+
+
+def test_threads_auto_leaves_the_busy_cores_to_others(monkeypatch):
+    from grukit.train import threads
+
+    measured = threads.busy_cores(0.05)  # the real measure, before it is replaced
+    assert 0 <= measured <= threads.available_cores() + 1
+    log = io.StringIO()
+    monkeypatch.setattr(threads, "available_cores", lambda: 4)
+    monkeypatch.setattr(threads, "busy_cores", lambda: 0.1)
+    assert threads.choose_threads(0, log) == 4 and log.getvalue() == ""
+    monkeypatch.setattr(threads, "busy_cores", lambda: 2.8)
+    assert threads.choose_threads(0, log) == 1
+    assert "--threads N" in log.getvalue()
+    assert threads.choose_threads(3, log) == 3  # asked for: given

@@ -17,7 +17,9 @@ def unroll(recurrent: nn.Module, inputs: Tensor) -> tuple[list[Tensor], dict[str
     """States [h_1 .. h_T] of the last layer, each (B, H), and the gates of every layer by
     name (``"z"``, ``"r"``, ``"f"``; ``"z_l1"`` for layer 1 ...), each (T, B, H).
 
-    recurrent: a grukit ``GRU`` (unidirectional, any depth), or a single-layer
+    recurrent: a grukit ``GRU`` (any depth, either direction: a bidirectional layer's states
+    are [forward; backward], (B, 2H), its reverse gates named ``"z_rev"``, ...), or a
+    single-layer
     torch.nn.LSTM / torch.nn.RNN; run as in eval mode. inputs: (T, B, I), full length.
     """
     if isinstance(recurrent, GRU):
@@ -32,23 +34,35 @@ def unroll(recurrent: nn.Module, inputs: Tensor) -> tuple[list[Tensor], dict[str
 
 
 def _unroll_grukit(layer: GRU, inputs: Tensor) -> tuple[list[Tensor], dict[str, Tensor]]:
-    if layer.bidirectional:
-        raise ValueError("recurrent: wanted a unidirectional layer")
+    """Each layer, each direction: the reverse direction reads the sequence backwards and
+    its states and gates are put back in time order (suffix ``_rev``), so that every
+    picture's step t is the input's step t; a layer above reads [forward; backward]."""
     spec = layer.spec
     x, gates = inputs, {}
     for k in range(layer.num_layers):
-        params = layer.cell_params(k)
-        gi = spec.project_input(x, params, None, False)
-        h = inputs.new_zeros(inputs.shape[1], layer.hidden_size)
-        states, records = [], []
-        for gi_t in gi.unbind(0):
-            record: dict = {}
-            h = spec.step(gi_t, h, params, record=record)
-            states.append(h)
-            records.append(record)
-        suffix = f"_l{k}" if k else ""
-        for name in records[0]:
-            gates[name + suffix] = torch.stack([record[name] for record in records])
+        per_direction = []
+        for direction in range(2 if layer.bidirectional else 1):
+            params = layer.cell_params(k, direction)
+            source = x if direction == 0 else x.flip(0)
+            gi = spec.project_input(source, params, None, False)
+            h = inputs.new_zeros(inputs.shape[1], layer.hidden_size)
+            states, records = [], []
+            for gi_t in gi.unbind(0):
+                record: dict = {}
+                h = spec.step(gi_t, h, params, record=record)
+                states.append(h)
+                records.append(record)
+            if direction == 1:
+                states, records = states[::-1], records[::-1]
+            suffix = (f"_l{k}" if k else "") + ("_rev" if direction else "")
+            for name in records[0]:
+                gates[name + suffix] = torch.stack([record[name] for record in records])
+            per_direction.append(states)
+        # One direction: its own states, the nodes dL/dh_t is read from (a copy made by cat
+        # would not lie on the path from h_t to the loss).
+        states = per_direction[0]
+        if len(per_direction) == 2:
+            states = [torch.cat(step, -1) for step in zip(*per_direction)]
         x = torch.stack(states)
     return states, gates
 

@@ -21,7 +21,10 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    import grukit
+
     parser = argparse.ArgumentParser(prog="grukit", description="grukit: every GRU variant, fast.")
+    parser.add_argument("--version", action="version", version=f"grukit {grukit.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in COMMANDS.items():
         sub = commands.add_parser(

@@ -75,6 +75,8 @@ def analyze_gradients(args: argparse.Namespace) -> int:
 
 
 def analyze_gates(args: argparse.Namespace) -> int:
+    import torch
+
     from grukit.analysis.gates import describe, gate_maps, plot_gate_maps
     from grukit.layers import GRU
     from grukit.tasks.runner import load_checkpoint_model
@@ -91,6 +93,8 @@ def analyze_gates(args: argparse.Namespace) -> int:
         raise ValueError(f"index: got {args.index}, wanted 0..{count - 1} ({args.split} split)")
     batches = task.batches(args.split, 1, shuffle=False, seed=0, bucket=False)
     inputs = next(batch for index, batch in enumerate(batches) if index == args.index)[0]
+    with torch.no_grad():
+        inputs = model.embedding(inputs)  # token ids: the embedded features the layer reads
     maps = gate_maps(model.recurrent, inputs)
     out = Path(args.out) if args.out else Path(args.checkpoint).parent
     out.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ def run(args: argparse.Namespace) -> int:
     import grukit
     from grukit.kernels import choose_backend
     from grukit.kernels.cpu.build import build_directory
+    from grukit.train.threads import available_cores, busy_cores, choose_threads
 
     choice = choose_backend("auto", torch.device("cpu"), torch.float32)
     lines = {
@@ -29,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
         "torch": torch.__version__,
         "numpy": numpy.__version__,
         "torch threads": torch.get_num_threads(),
+        "cores": f"{available_cores()} ({busy_cores():.1f} busy with other jobs now)",
+        "--threads 0 picks": choose_threads(0),
         "cpu float32 backend": f"{choice.name} ({choice.reason})",
         "kernel cache": build_directory(),
     }

@@ -52,6 +52,16 @@ SPLITS = ("train", "valid", "test")
 Batch = tuple[Any, Tensor, Tensor]  # inputs, targets, lengths (B,)
 
 
+def model_device(model: nn.Module) -> torch.device:
+    """Where a model's parameters are (the CPU for one without any)."""
+    return next(model.parameters(), torch.empty(0)).device
+
+
+def to_device(batch: tuple, device: torch.device) -> tuple:
+    """The tensors of a batch moved to ``device`` (nothing is copied on the CPU)."""
+    return tuple(x.to(device) if isinstance(x, Tensor) else x for x in batch)
+
+
 class Baseline(TypedDict):
     """A baseline's result: its name, its scores (keys ``test_<score>``) and the settings
     it was run with (e.g. a regularisation chosen on the validation split)."""
@@ -105,8 +115,9 @@ class Task:
         raise NotImplementedError
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, int]:
-        """(sum of the per-element losses, number of elements) of one batch."""
-        inputs, targets, lengths = batch
+        """(sum of the per-element losses, number of elements) of one batch, on the
+        model's device."""
+        inputs, targets, lengths = to_device(batch, model_device(model))
         outputs, _ = model(inputs, lengths)
         return self.criterion(outputs, targets, lengths)
 
@@ -154,8 +165,10 @@ class Task:
         """(outputs, targets, lengths) of every batch of a split, in order, in eval mode
         without gradients: what scores and predictions are computed from."""
         model.eval()
+        device = model_device(model)
         with torch.no_grad():
             for inputs, targets, lengths in self.batches(
                 split, batch_size, shuffle=False, seed=0, bucket=False
             ):
-                yield model(inputs, lengths)[0], targets, lengths
+                outputs = model(*to_device((inputs, lengths), device))[0]
+                yield outputs.cpu(), targets, lengths

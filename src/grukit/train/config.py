@@ -38,6 +38,7 @@ class TrainConfig:
         "CPU threads; 0 = all cores, or those other jobs leave free (speed only for grukit "
         "layers; torch's LSTM/RNN may round differently)",
     )
+    device: str = option("cpu", "cpu, or cuda (cuda:N) where torch sees a CUDA device")
     init_from: str = option(
         "",
         "start from the weights of this checkpoint folder (a run's best or last), e.g. one "
@@ -56,6 +57,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: got {getattr(self, name)}, wanted an int >= 1")
+        if self.device != "cpu" and not self.device.startswith("cuda"):
+            raise ValueError(f"device: got {self.device!r}, wanted cpu, cuda or cuda:N")
         if self.threads < 0:
             raise ValueError(f"threads: got {self.threads}, wanted an int >= 0 (0 = auto)")
         if self.patience < 0:

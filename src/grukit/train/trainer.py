@@ -40,6 +40,22 @@ class Task(Protocol):
         """(sum of the per-element losses, number of elements) of one batch."""
 
 
+def resolve_device(name: str) -> torch.device:
+    """The torch device ``name`` ("cpu", "cuda", "cuda:N"); ValueError where it is not
+    there, saying what torch sees."""
+    device = torch.device(name)
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if device.index is not None and device.index >= count or count == 0:
+            build = f"torch {torch.__version__}" + (
+                "" if torch.version.cuda else ", a CPU-only build"
+            )
+            raise ValueError(
+                f"device: got {name!r}, but torch sees {count} CUDA device(s) here ({build})"
+            )
+    return device
+
+
 def mean_loss(model: nn.Module, task: Task, split: str, batch_size: int) -> float:
     """Mean loss per element over a split, in eval mode, batches in order."""
     model.eval()
@@ -155,6 +171,7 @@ class Trainer:
         self.run_config = run_config if run_config is not None else {"train": asdict(config)}
         self.checkpoint_extra = checkpoint_extra or {}
         self.log = sys.stderr if log is None else log  # looked up now: tests swap stderr
+        self.model.to(resolve_device(config.device))
         self.optimizer = make_optimizer(config, model)
         self.threads = torch.get_num_threads()
 

@@ -16,6 +16,7 @@ import os
 import platform
 import shutil
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -67,8 +68,17 @@ def load_extension(verbose: bool = False) -> ModuleType:
     logger = logging.getLogger("torch.utils.cpp_extension")
     level = logger.level
     logger.setLevel(logging.ERROR)
+    first_build = not (directory / f"{EXTENSION_NAME}.so").exists()
+    if first_build:  # half a minute of silence would look like a hang
+        print(
+            f"grukit: compiling the fused CPU kernels for this machine, once (about 35 s; "
+            f"cached in {directory}) ...",
+            file=sys.stderr,
+            flush=True,
+        )
+    started = time.perf_counter()
     try:
-        return cpp_extension.load(
+        extension = cpp_extension.load(
             name=EXTENSION_NAME,
             sources=[str(Path(__file__).parent / "recurrence.cpp")],
             # -fopenmp: at::parallel_for is an inline OpenMP loop; without the flag it
@@ -78,6 +88,10 @@ def load_extension(verbose: bool = False) -> ModuleType:
             build_directory=str(directory),
             verbose=verbose,
         )
+        if first_build:
+            seconds = time.perf_counter() - started
+            print(f"grukit: kernels built in {seconds:.0f} s", file=sys.stderr, flush=True)
+        return extension
     except Exception as error:  # compiler, ninja or linker missing or failing
         raise BuildError(f"the fused CPU extension could not be built: {_reason(error)}") from error
     finally:
