@@ -1,4 +1,6 @@
-"""``grukit <command>``: one module per sub-command, each with ``add_arguments`` and ``run``."""
+"""``grukit <command>``: one module per sub-command, each with ``add_arguments`` and
+``run``; they parse options and print, the work is done by ``grukit.tasks.runner``,
+``grukit.experiments``, ``grukit.inference`` and ``grukit.analysis``."""
 
 from __future__ import annotations
 

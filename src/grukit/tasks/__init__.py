@@ -14,4 +14,13 @@ TASKS = {
     "classify": "grukit.tasks.classification.classify:ClassifyTask",
     "sentiment": "grukit.tasks.classification.sentiment:SentimentTask",
 }
-"""Task name -> "module:Class" of its Task; the module is imported only when it is used."""
+"""Task name -> "module:Class" of its Task (the module is imported only when it is used),
+or the Task class itself for tasks registered from outside the package."""
+
+
+def register(name: str, task) -> None:
+    """Make a Task class (or "module:Class") trainable by name, e.g. from your own code:
+    ``register("parity", ParityTask)`` then ``grukit.train_task("parity")``."""
+    if name in TASKS:
+        raise ValueError(f"task: {name!r} is registered already")
+    TASKS[name] = task

@@ -37,6 +37,8 @@ def task_class(name: str) -> type[Task]:
 
     if name not in TASKS:
         raise ValueError(f"task: got {name!r}, wanted one of {', '.join(TASKS)}")
+    if not isinstance(TASKS[name], str):
+        return TASKS[name]
     module, _, cls = TASKS[name].partition(":")
     return getattr(importlib.import_module(module), cls)
 
