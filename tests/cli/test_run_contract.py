@@ -142,3 +142,17 @@ def test_help_without_a_task_says_the_defaults_depend_on_it(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "depend on it" in text and "see --task NAME --help" in text
     assert "ModelConfig" not in text and "model:" in text or "model\n" in text
+
+
+def test_a_wrong_option_is_reported_under_the_subcommands_usage(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "--task", "vowels", "--bogus", "1"])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert "usage: grukit train" in error and "unrecognized arguments: --bogus 1" in error
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == f"grukit {grukit.__version__}"

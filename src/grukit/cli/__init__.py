@@ -28,8 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="grukit", description="grukit: every GRU variant, fast.")
     parser.add_argument("--version", action="version", version=f"grukit {grukit.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = {}
     for name, module in COMMANDS.items():
-        sub = commands.add_parser(
+        sub = subparsers[name] = commands.add_parser(
             name,
             help=module.HELP,
             description=module.__doc__,
@@ -39,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
             module.add_arguments(sub, sys.argv[1:] if argv is None else argv)
         else:
             module.add_arguments(sub)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said under the sub-command's usage, which lists what it does take
+        subparsers[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return COMMANDS[args.command].run(args)
     except KeyboardInterrupt:

@@ -39,7 +39,8 @@ def plot_learning_curves(
                 f"best {valid[best]:.4g}",
                 (epochs[best], valid[best]),
                 textcoords="offset points",
-                xytext=(4, -12),
+                xytext=(-4, -12),
+                ha="right",  # inside the axes, also when the best is the last epoch
                 fontsize=7,
                 color=color,
             )

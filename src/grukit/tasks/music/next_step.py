@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -49,6 +50,8 @@ class DataConfig:
             raise ValueError(f"dataset: got {self.dataset!r}, wanted one of {', '.join(DATASETS)}")
         if self.limit < 0:
             raise ValueError(f"limit: got {self.limit}, wanted an int >= 0")
+        if self.data_dir:  # saved absolute: `grukit eval` finds it from any folder
+            self.data_dir = str(Path(self.data_dir).resolve())
 
     @property
     def title(self) -> str:
