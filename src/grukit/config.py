@@ -31,10 +31,16 @@ def parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"got {text!r}, wanted true or false")
 
 
+def _annotation(annotation: Any) -> Any:
+    """A field annotation as a type (our modules write them as strings)."""
+    if isinstance(annotation, str):
+        return eval(annotation, {"typing": typing})  # noqa: S307 - our own annotations
+    return annotation
+
+
 def _parser_type(annotation: Any):
     """The argparse type of a field annotation (``str | None`` -> str)."""
-    if isinstance(annotation, str):
-        annotation = eval(annotation, {"typing": typing})  # noqa: S307 - our own annotations
+    annotation = _annotation(annotation)
     if isinstance(annotation, types.UnionType):
         annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
     return parse_bool if annotation is bool else annotation
@@ -87,32 +93,63 @@ def add_arguments(
         )
 
 
-def read_config_file(path: str | Path) -> dict:
-    """A TOML or JSON file as a flat dict of option values."""
+def read_config_file(path: str | Path, flat: bool = True) -> dict:
+    """A TOML or JSON file of option values: one flat dict (sections such as [train] are
+    only for reading), or with ``flat=False`` as written."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config: {str(path)!r} is not a file")
     text = path.read_text()
     try:
         values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"config: {str(path)!r} could not be parsed: {error}") from error
-    flat: dict = {}
-    for key, value in values.items():  # sections ([train], [model]) are only for reading
+    if not isinstance(values, dict):
+        raise ValueError(f"config: {str(path)!r} holds no table of options")
+    if not flat:
+        return values
+    flattened: dict = {}
+    for key, value in values.items():
         if isinstance(value, dict):
-            flat.update(value)
+            flattened.update(value)
         else:
-            flat[key] = value
-    return flat
+            flattened[key] = value
+    return flattened
+
+
+def checked_value(name: str, annotation: Any, value: Any) -> Any:
+    """``value`` if it has the type of the field ``name`` (an int is a float too), else
+    ValueError naming the option: a config file's ``hidden = "64"`` or ``bidirectional =
+    "false"`` is refused, not read as something else."""
+    kind = _parser_type(annotation)
+    optional = type(None) in typing.get_args(_annotation(annotation))
+    if value is None and optional:
+        return value
+    if kind is parse_bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        wanted = {parse_bool: "true or false", int: "an int", float: "a number"}.get(
+            kind, getattr(kind, "__name__", str(kind))
+        )
+        raise ValueError(f"{name}: got {value!r} ({type(value).__name__}), wanted {wanted}")
+    return value
 
 
 def build(cls: type, *layers: dict) -> Any:
-    """An instance of ``cls`` from its defaults overridden by each dict in turn (None = unset)."""
-    names = {item.name for item in fields(cls)}
+    """An instance of ``cls`` from its defaults overridden by each dict in turn (None = unset),
+    each value checked against its field's type."""
+    types_ = {item.name: item.type for item in fields(cls)}
     values: dict = {}
     for layer in layers:
-        values.update({k: v for k, v in layer.items() if k in names and v is not None})
-    return cls(**values)
+        values.update({k: v for k, v in layer.items() if k in types_ and v is not None})
+    return cls(**{k: checked_value(k, types_[k], v) for k, v in values.items()})
 
 
 def unknown_keys(values: dict, *classes: type) -> list[str]:

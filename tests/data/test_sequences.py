@@ -220,3 +220,13 @@ def test_a_huge_label_is_refused_before_anything_is_allocated(label, tmp_path):
     )
     with pytest.raises(MalformedData, match="more than 1,000 needs --classes N"):
         load_sequence_file(tmp_path / "big.npz")
+
+
+def test_a_training_file_whose_labels_are_all_minus_one_is_refused(tmp_path):
+    from grukit.data.sequences import load_sequence_file
+
+    np.savez(
+        tmp_path / "m.npz", features=np.ones((2, 1)), lengths=np.array([1, 1]), labels=[-1, -1]
+    )
+    with pytest.raises(MalformedData, match="label -1 is out of range"):
+        load_sequence_file(tmp_path / "m.npz")

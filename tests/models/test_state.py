@@ -142,3 +142,21 @@ def test_bidirectional_per_step_heads_only_where_the_future_is_not_predicted():
 def test_step_readout_refuses_bidirectional_by_default():
     with pytest.raises(ValueError, match="read forwards only"):
         StepReadout(grukit.GRU(2, 3, bidirectional=True), 2)
+
+
+def test_step_follows_a_change_of_dtype_and_of_data():
+    """.double() and .data = ... keep the tensor objects: step() must see them anyway."""
+    model = per_step_model("gru", layers=1).double()
+    x = torch.randn(3, 5, dtype=torch.float64)
+    torch.testing.assert_close(model.step(x)[0], model(x[None])[0][0])
+    with torch.no_grad():
+        model.recurrent.weight_ih_l0.data = model.recurrent.weight_ih_l0.data * 2
+    torch.testing.assert_close(model.step(x)[0], model(x[None])[0][0])
+
+
+def test_torch_peers_step_without_dropout_in_training_mode():
+    model = per_step_model("lstm", dropout=0.5).train()
+    x = torch.randn(2, 5)
+    first, second = model.step(x)[0], model.step(x)[0]
+    torch.testing.assert_close(first, second)
+    assert model.recurrent.training  # the mode is given back

@@ -53,3 +53,18 @@ def test_a_newer_format_is_refused(tmp_path):
     state_file.write_text(json.dumps(state))
     with pytest.raises(CheckpointError, match=f"has format {FORMAT_VERSION + 1}, this grukit"):
         read_checkpoint(tmp_path / "ckpt")
+
+
+def test_a_format_1_run_with_weight_decay_is_refused_clearly(tmp_path, capsys):
+    """Weight decay now skips biases: two parameter groups where the old run saved one."""
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copytree(FIXTURES / "adding", run / "last")
+    state_file = run / "last" / "state.json"
+    state = json.loads(state_file.read_text())
+    state["config"]["train"]["weight_decay"] = 0.01
+    state_file.write_text(json.dumps(state))
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "3"]) == 2
+    assert "saved an optimizer of 1 parameter group(s), this grukit makes 2" in (
+        capsys.readouterr().err
+    )

@@ -151,6 +151,7 @@ def test_threads_auto_leaves_the_busy_cores_to_others(monkeypatch):
     assert 0 <= measured <= threads.available_cores() + 1
     log = io.StringIO()
     monkeypatch.setattr(threads, "available_cores", lambda: 4)
+    monkeypatch.setattr(threads, "DEFAULT_THREADS", 4)  # torch's own default here
     monkeypatch.setattr(threads, "busy_cores", lambda: 0.1)
     assert threads.choose_threads(0, log) == 4 and log.getvalue() == ""
     monkeypatch.setattr(threads, "busy_cores", lambda: 2.8)

@@ -40,7 +40,7 @@ def task_in(argv: list[str] | None) -> tuple[str, bool]:
     ``--help`` and the parser show that task's own options: ``--task``, else the config
     file's ``task``, else the task of the run ``--resume`` continues, else the default."""
     from grukit.config import read_config_file
-    from grukit.tasks.runner import saved_run_options
+    from grukit.tasks.runner import holds_run, saved_run_options
 
     argv = argv or []
     named = word_after(argv, "--task")
@@ -55,7 +55,7 @@ def task_in(argv: list[str] | None) -> tuple[str, bool]:
         if named:
             return named, True
     out = word_after(argv, "--out")
-    if "--resume" in argv and out and (Path(out) / "last").exists():
+    if "--resume" in argv and out and holds_run(out):
         try:
             return saved_run_options(out)["task"], True
         except (ValueError, KeyError, FileNotFoundError):

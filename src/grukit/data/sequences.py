@@ -72,7 +72,8 @@ def from_concatenated(
     checking everything a malformed file gets wrong, each with a one-line message. Labels
     None: a file to predict on (labels -1); otherwise see ``encode_labels``."""
     features, lengths = np.asarray(features), np.asarray(lengths)
-    labels = np.full(len(lengths), -1) if labels is None else np.asarray(labels)
+    unlabelled = labels is None
+    labels = np.full(len(lengths), -1) if unlabelled else np.asarray(labels)
     if features.dtype == object:
         raise MalformedData(
             f"{source}: features is a ragged (object) array; store the frames concatenated "
@@ -111,7 +112,7 @@ def from_concatenated(
     for i, sequence in enumerate(sequences):
         if not np.isfinite(sequence).all():
             raise MalformedData(f"{source}: sequence {i} holds NaN or infinite values")
-    if (labels == -1).all() and np.issubdtype(labels.dtype, np.integer):
+    if unlabelled:
         return LabelledSequences(sequences, labels.astype(np.int64), class_names)
     return LabelledSequences(sequences, *encode_labels(labels, source, classes, class_names))
 

@@ -61,8 +61,12 @@ def directions(recurrent: nn.Module) -> int:
 
 
 def _versions(module: nn.Module) -> tuple:
-    """Changes whenever a parameter or buffer of ``module`` is replaced or updated in place."""
-    return tuple((id(t), t._version) for t in (*module.parameters(), *module.buffers()))
+    """Changes whenever a parameter or buffer of ``module`` is replaced, updated in place,
+    or given new data (``.data = ...``, ``.double()``, ``.to()`` keep the tensor object)."""
+    return tuple(
+        (id(t), t._version, t.data_ptr(), t.dtype, t.device)
+        for t in (*module.parameters(), *module.buffers())
+    )
 
 
 class SequenceModel(nn.Module):
@@ -114,7 +118,12 @@ class SequenceModel(nn.Module):
             stream.reset(state)
             h_t = stream(x_t)
             return h_t, stream.state
-        output, state = self.recurrent(x_t.unsqueeze(0), state)
+        training = self.recurrent.training
+        self.recurrent.eval()  # no dropout between torch's stacked layers: as the stream
+        try:
+            output, state = self.recurrent(x_t.unsqueeze(0), state)
+        finally:
+            self.recurrent.train(training)
         return output[0], state
 
     def _grukit_stream(self, batch_size: int):

@@ -58,24 +58,28 @@ class ModelConfig:
             raise ValueError("init: got 'chrono' for model 'rnn', which has no gates")
 
     def architecture(self) -> dict:
-        """The ``ARCHITECTURE_OPTIONS``, ``reset_after`` resolved as the layer resolves it
-        (None = the variant's default), so that equal models compare equal."""
-        values = {name: getattr(self, name) for name in ARCHITECTURE_OPTIONS}
-        if self.model in RESET_GATED:
-            values["reset_after"] = cell_spec(self.model, self.reset_after).reset_after
-        return values
+        """The ``ARCHITECTURE_OPTIONS`` (see ``architecture``)."""
+        return architecture(asdict(self))
 
     def architecture_differences(self, saved: dict) -> list[str]:
         """What differs between this model and one saved as a ModelConfig dict (options the
         saved dict lacks came later and are not compared): ["name 'x' there, 'y' here"]."""
-        known = {name: value for name, value in saved.items() if name in ARCHITECTURE_OPTIONS}
-        there = ModelConfig(**{**asdict(self), **known}).architecture()
-        here = self.architecture()
+        there, here = architecture(saved), self.architecture()
         return [
             f"{name} {there[name]!r} there, {here[name]!r} here"
             for name in ARCHITECTURE_OPTIONS
-            if name in known and there[name] != here[name]
+            if name in saved and there[name] != here[name]
         ]
+
+
+def architecture(model_config: dict) -> dict:
+    """A model config's ``ARCHITECTURE_OPTIONS``, ``reset_after`` resolved as the layer
+    resolves it (None = the variant's default), so that equal models compare equal. Reads
+    the values as they are (a saved config need not be valid with today's checks)."""
+    values = {name: model_config.get(name) for name in ARCHITECTURE_OPTIONS}
+    if values["model"] in RESET_GATED:
+        values["reset_after"] = cell_spec(values["model"], values["reset_after"]).reset_after
+    return values
 
 
 def build_model(

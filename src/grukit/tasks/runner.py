@@ -102,16 +102,23 @@ def configure(
     return RunConfig(task, data, model, train, out)
 
 
+def holds_run(out: str | Path) -> bool:
+    """Whether a folder holds a run (its options, or a checkpoint) that --resume can go on."""
+    return (Path(out) / RUN_CONFIG).is_file() or (Path(out) / "last").exists()
+
+
 def saved_run_options(out: str | Path) -> dict:
     """The options a run folder was started with (its config.json, or the config in its
     last checkpoint for runs older than config.json), as a flat dict with ``task``."""
     out = Path(out)
     if (out / RUN_CONFIG).is_file():
-        saved = json.loads((out / RUN_CONFIG).read_text())
+        saved = read_config_file(out / RUN_CONFIG, flat=False)
     elif (out / "last").exists():
         saved = read_checkpoint(out / "last")[1].get("config", {})
     else:
         raise FileNotFoundError(f"resume: {str(out)!r} holds no run to resume")
+    if not isinstance(saved.get("task"), str):
+        raise ValueError(f"resume: the run options in {str(out)!r} name no task")
     flat = {"task": saved["task"]}
     for section in ("data", "model", "train"):
         flat.update(saved.get(section, {}))
@@ -214,7 +221,7 @@ def train_task(
     >>> result = grukit.train_task("vowels", hidden=32, epochs=5, out="runs/vowels-try")
     >>> result["test_accuracy"]
     """
-    if resume and out is not None and (Path(out) / "last").exists():
+    if resume and out is not None and holds_run(out):
         saved = saved_run_options(out)
         file_values = read_config_file(config) if isinstance(config, str | Path) else {}
         config = {**saved, **(config if isinstance(config, dict) else file_values)}

@@ -9,14 +9,20 @@ RNN layers may round differently with another count (their GEMMs split the work 
 thread), which after many epochs can move a result in its second decimal (the demo's tanh
 RNN: test 9.03 with 2 threads, 8.99 with 1).
 
-``threads = 0`` (auto): all cores for one run on an idle machine; on a busy machine the
-cores the other jobs leave free (at least one), with a warning that names ``--threads``.
+``threads = 0`` (auto): on an idle machine torch's own default (one thread per physical
+core, as every run had before the option existed); on a busy machine the cores the other
+jobs leave free (at least one), with a warning that names ``--threads``.
 """
 
 from __future__ import annotations
 
 import os
 import time
+
+import torch
+
+# Before any run changed it: torch's default (physical cores), or the user's own setting.
+DEFAULT_THREADS = torch.get_num_threads()
 
 SAMPLE_SECONDS = 0.25
 
@@ -62,11 +68,12 @@ def choose_threads(requested: int, log=None) -> int:
         return requested
     cores = available_cores()
     busy = busy_cores()
-    free = max(1, min(cores, round(cores - busy)))
-    if free < cores and log is not None:
+    free = max(1, min(DEFAULT_THREADS, round(cores - busy)))
+    if free < min(DEFAULT_THREADS, cores) and log is not None:
         print(
             f"threads: other jobs keep about {busy:.1f} of {cores} cores busy, so this run uses "
-            f"{free} thread{'s' if free > 1 else ''} (--threads N to choose)",
+            f"{free} thread{'s' if free > 1 else ''} (--threads N to choose; torch's LSTM and "
+            "RNN may round differently with another count)",
             file=log,
             flush=True,
         )

@@ -65,6 +65,8 @@ def mean_loss(model: nn.Module, task: Task, split: str, batch_size: int) -> floa
             batch_total, batch_count = task.loss(model, batch)
             total += float(batch_total)
             count += batch_count
+    if count == 0:
+        raise ValueError(f"{split}: the split holds nothing to score")
     return total / count
 
 
@@ -141,9 +143,19 @@ def changed_options(saved: dict, current: dict, prefix: str = "") -> list[str]:
         old, new = saved.get(key), current.get(key)
         if isinstance(old, dict) and isinstance(new, dict):
             changed += changed_options(old, new, name + ".")
-        elif key not in RESUME_FREE_OPTIONS and old != new:
+        elif key not in RESUME_FREE_OPTIONS and old != new and not same_file(old, new):
             changed.append(f"{name}: {old!r} then {new!r}")
     return changed
+
+
+def same_file(old, new) -> bool:
+    """Whether a path saved relative (by an older grukit) names the file now saved
+    absolute: the same option, not a changed one."""
+    if not (isinstance(old, str) and isinstance(new, str) and old and new):
+        return False
+    return (
+        not Path(old).is_absolute() and Path(new).is_absolute() and Path(old).resolve() == Path(new)
+    )
 
 
 class Trainer:
@@ -246,7 +258,15 @@ class Trainer:
                 raise RunMismatch(
                     f"resume: the run in {str(self.out_dir)!r} was started with other options "
                     f"({', '.join(changed)}); only epochs, patience and threads may change on "
-                    "resume"
+                    "resume (and the folder may move)"
+                )
+            groups = len(state.get("optimizer", {}).get("param_groups", []))
+            if groups != len(self.optimizer.param_groups):
+                raise RunMismatch(
+                    f"resume: the run in {str(self.out_dir)!r} saved an optimizer of {groups} "
+                    f"parameter group(s), this grukit makes {len(self.optimizer.param_groups)} "
+                    "(weight decay now skips biases and norm gains): finish it with the grukit "
+                    "that started it, or start a new run"
                 )
             progress = Progress.from_dict(
                 restore(tensors, state, self.model, self.optimizer, restore_rng=True)

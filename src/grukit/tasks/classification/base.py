@@ -207,6 +207,13 @@ class HeldOutFractions:
         }
         if test is not None:
             parts["test"] = test
+        for name, part in parts.items():
+            if len(part) == 0:
+                raise ValueError(
+                    f"data: the {name} split is empty ({len(data)} sequences, "
+                    f"valid_fraction {self.valid_fraction}, test_fraction {self.test_fraction}, "
+                    "taken per class): give more sequences or larger fractions"
+                )
         scaler = StandardScaler.fit(parts["train"].sequences)
         splits = {name: scale_sequences(scaler, parts[name]) for name in ("train", "valid", "test")}
         return splits, scaler
