@@ -47,7 +47,7 @@ import functools
 import torch
 from torch import Tensor
 
-from grukit.cells.spec import CellSpec, Params
+from grukit.cells.spec import CellSpec, Params, recurrent_input
 
 
 def gated_step(
@@ -69,6 +69,7 @@ def gated_step(
     H = h.shape[-1]
     W_hh = params["weight_hh"]
     b_hh = params.get("bias_hh")
+    h_read = recurrent_input(h, params)  # what the matmuls see; the update keeps h
 
     if gates_read_input:
         gate_input, n_input = gi[:, : 2 * H], gi[:, 2 * H :]
@@ -87,14 +88,14 @@ def gated_step(
         W_hn = W_hh[2 * H :]
         if reset_after:
             # One GEMM for all three gates: [W_hr h, W_hz h, W_hn h].
-            gh = h @ W_hh.T
+            gh = h_read @ W_hh.T
             gate_state, n_state = gh[:, : 2 * H], gh[:, 2 * H :]
         else:
-            gate_state = h @ W_hh[: 2 * H].T
+            gate_state = h_read @ W_hh[: 2 * H].T
     else:
         W_hn = W_hh
         if reset_after:
-            n_state = h @ W_hn.T
+            n_state = h_read @ W_hn.T
 
     terms = [t for t in (gate_input, gate_state, gate_bias) if t is not None]
     gate_pre = sum(terms[1:], terms[0]) if terms else h.new_zeros(2 * H)
@@ -107,7 +108,7 @@ def gated_step(
             n_state = n_state + b_hn
         n = torch.tanh(n_input + r * n_state)
     else:
-        n = torch.tanh(n_input + (r * h) @ W_hn.T)
+        n = torch.tanh(n_input + (r * h_read) @ W_hn.T)
     return n + z * (h - n)
 
 

@@ -28,7 +28,7 @@ import functools
 import torch
 from torch import Tensor
 
-from grukit.cells.spec import CellSpec, Linear, Params
+from grukit.cells.spec import CellSpec, Linear, Params, recurrent_input
 
 NORM_EPS = 1e-5
 BATCH_NORM_MOMENTUM = 0.1
@@ -83,7 +83,7 @@ def ligru_step(gi: Tensor, h: Tensor, params: Params, record: dict | None = None
     """One step: gi (B, 2H) = [N_z(W_iz x), N_n(W_in x)], h (B, H) -> h' (B, H).
     ``record``, if given, receives the gate z."""
     H = h.shape[-1]
-    gh = h @ params["weight_hh"].T
+    gh = recurrent_input(h, params) @ params["weight_hh"].T
     z = torch.sigmoid(gi[:, :H] + gh[:, :H])
     if record is not None:
         record.update(z=z)

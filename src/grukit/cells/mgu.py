@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from grukit.cells.spec import CellSpec, Params
+from grukit.cells.spec import CellSpec, Params, recurrent_input
 
 
 def mgu_step(gi: Tensor, h: Tensor, params: Params, record: dict | None = None) -> Tensor:
@@ -24,10 +24,11 @@ def mgu_step(gi: Tensor, h: Tensor, params: Params, record: dict | None = None) 
     ``record``, if given, receives the gate f."""
     H = h.shape[-1]
     W_hh = params["weight_hh"]
-    f = torch.sigmoid(gi[:, :H] + h @ W_hh[:H].T)
+    h_read = recurrent_input(h, params)
+    f = torch.sigmoid(gi[:, :H] + h_read @ W_hh[:H].T)
     if record is not None:
         record.update(f=f)
-    n = torch.tanh(gi[:, H:] + (f * h) @ W_hh[H:].T)
+    n = torch.tanh(gi[:, H:] + (f * h_read) @ W_hh[H:].T)
     return h + f * (n - h)
 
 

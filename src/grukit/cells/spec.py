@@ -22,6 +22,17 @@ role                  shape           meaning
 
 Buffers (batch norm only): ``norm_running_mean``, ``norm_running_var`` (G_i*H,).
 
+Regularisers a layer adds to the params of one forward pass (``grukit.GRU``):
+
+====================  ==============  =============================================
+``recurrent_mask``    (B, H)          variational dropout on the state the recurrent
+                                      matmuls read: ``W_h (m (.) h)`` (Gal &
+                                      Ghahramani 2016); the update reads h itself
+``zoneout``           (T, B, H) or    the share of the old state each unit keeps:
+                      a float p       ``h_t = k (.) h_{t-1} + (1-k) (.) step(...)``;
+                                      0/1 draws in training, p in eval (Krueger 2017)
+====================  ==============  =============================================
+
 A layer names a parameter ``{role}_l{k}`` (``{role}_l{k}_reverse`` for the reverse
 direction), a cell names it ``{role}``: the names of torch.nn.GRU / torch.nn.GRUCell.
 """
@@ -47,6 +58,15 @@ ProjectInput = Callable[..., Tensor]
 Step = Callable[..., Tensor]
 
 PARAMETER_ROLES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "norm_weight", "norm_bias")
+REGULARISER_ROLES = ("recurrent_mask", "zoneout")
+
+
+def recurrent_input(h: Tensor, params: Params) -> Tensor:
+    """The state the recurrent matmuls read: ``h``, or ``m (.) h`` with recurrent dropout."""
+    mask = params.get("recurrent_mask")
+    return h if mask is None else h * mask
+
+
 BUFFER_ROLES = ("norm_running_mean", "norm_running_var")
 
 

@@ -46,19 +46,32 @@ def loop_recurrence(
 
     gi (T, B, G_i*H) is the input projection of every step (padded steps hold anything);
     output (T, B, H) is zero at padded steps; h_n (B, H) is each sequence's last state.
+    With ``params["zoneout"]`` (k: (T, B, H) or a float) each unit keeps k of its old
+    state: ``h_t = h_{t-1} + k (.) (step(...) - h_{t-1})`` with (1 - k) in place of k.
     """
     num_steps = gi.shape[0]
+    zoneout = params.get("zoneout")
+    keeps = (
+        [zoneout] * num_steps
+        if zoneout is None or not isinstance(zoneout, Tensor)
+        else list(zoneout.unbind(0))
+    )
+
+    def step(gi_t: Tensor, h: Tensor, keep) -> Tensor:
+        h_next = spec.step(gi_t, h, params)
+        return h_next if keep is None else h_next + keep * (h - h_next)
+
     h = h0
     outputs = []
     if lengths is None:
-        for gi_t in gi.unbind(0):
-            h = spec.step(gi_t, h, params)
+        for gi_t, keep in zip(gi.unbind(0), keeps):
+            h = step(gi_t, h, keep)
             outputs.append(h)
         return torch.stack(outputs), h
     valid = valid_steps(lengths, num_steps)
     active = int(lengths.max())  # steps past every sequence's end are skipped
-    for gi_t, valid_t in zip(gi[:active].unbind(0), valid[:active].unbind(0)):
-        h_next = spec.step(gi_t, h, params)
+    for gi_t, valid_t, keep in zip(gi[:active].unbind(0), valid[:active].unbind(0), keeps):
+        h_next = step(gi_t, h, keep)
         outputs.append(torch.where(valid_t, h_next, 0))
         h = torch.where(valid_t, h_next, h)
     outputs.extend([h.new_zeros(h.shape)] * (num_steps - active))

@@ -18,13 +18,30 @@ def check_size(name: str, value: object, minimum: int = 1) -> int:
     return value
 
 
-def check_dropout(value: object) -> float:
+def check_bool(name: str, value: object) -> bool:
+    """True or False, nothing else: ``batch_first="False"`` or ``bias=1`` would otherwise
+    be read as true."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name}: got {value!r} ({type(value).__name__}), wanted True or False")
+    return value
+
+
+def check_dropout(value: object, name: str = "dropout") -> float:
     """A probability in [0, 1]."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"dropout: got {value!r}, wanted a float in [0, 1]")
+        raise TypeError(f"{name}: got {value!r}, wanted a float in [0, 1]")
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"dropout: got {value}, wanted a float in [0, 1]")
+        raise ValueError(f"{name}: got {value}, wanted a float in [0, 1]")
     return float(value)
+
+
+def check_probability(name: str, value: object) -> float:
+    """A probability in [0, 1): a regulariser that divides by 1 - p, or keeps a unit with
+    probability p, is undefined or frozen at 1."""
+    p = check_dropout(value, name)
+    if p == 1:
+        raise ValueError(f"{name}: got 1.0, wanted a float in [0, 1)")
+    return p
 
 
 INITS = ("default", "chrono")

@@ -11,15 +11,20 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from grukit.cells import CellSpec, Params, cell_spec
 from grukit.kernels import BackendChoice, choose_backend, run_sequence
 from grukit.kernels.dispatch import check_backend
+from grukit.kernels.reference import REFERENCE_KERNELS
 from grukit.layers.cell_tensors import gather_cell_tensors, register_cell_tensors
 from grukit.layers.checks import (
+    check_bool,
     check_dropout,
     check_init,
     check_lengths,
+    check_probability,
     check_size,
     check_tensor,
 )
 from grukit.layers.stream import Stream
+
+DROPOUT_MODES = ("step", "locked")
 
 
 class GRU(nn.Module):
@@ -52,6 +57,26 @@ class GRU(nn.Module):
         t_max: with init="chrono", the longest span in steps to be remembered (> 2).
         backend: "auto" or a name from ``grukit.kernels.BACKENDS``.
 
+    Regularisers (all off by default; none acts in eval mode but zoneout's expectation):
+        input_dropout: dropout on the first layer's input, p.
+        dropout_mode: "step" (torch's: a new mask at every step) or "locked" (one mask
+            per sequence, shared by all its steps: AWD-LSTM's LockedDropout, Merity et al.
+            2017), for ``dropout`` and ``input_dropout``.
+        recurrent_dropout: variational dropout on the state the recurrent matmuls read,
+            ``W_h (m (.) h_{t-1})`` with m ~ Bernoulli(1-p) / (1-p) drawn once per
+            sequence, layer and direction (Gal & Ghahramani 2016; Keras's
+            ``recurrent_dropout``); the update still reads h_{t-1} itself.
+        zoneout: in training each unit keeps its previous value with probability p at
+            each step, ``h_t = k (.) h_{t-1} + (1-k) (.) h~_t``, k ~ Bernoulli(p) (Krueger
+            et al. 2017); in eval mode ``h_t = p h_{t-1} + (1-p) h~_t``.
+        weight_dropout: DropConnect on the recurrent weight matrices, one mask per
+            forward call, layer and direction, scaled by 1/(1-p) (Merity et al. 2017's
+            weight drop).
+        Not ``recurrent_dropout`` or ``weight_dropout`` for ``mingru``: it has no
+        recurrent matrix. Padding is never read, so no mask lets it reach an output.
+        recurrent_dropout and zoneout run on the reference loop for now (``explain()``
+        says so); the others on every backend.
+
     Shapes (D = 2 if bidirectional else 1, L = num_layers):
         - input: (T, B, I), (B, T, I) with batch_first, unbatched (T, I), or a
           PackedSequence.
@@ -81,6 +106,11 @@ class GRU(nn.Module):
         init: str = "default",
         t_max: float | None = None,
         backend: str = "auto",
+        input_dropout: float = 0.0,
+        dropout_mode: str = "step",
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
+        weight_dropout: float = 0.0,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -88,13 +118,29 @@ class GRU(nn.Module):
         self.input_size = check_size("input_size", input_size)
         self.hidden_size = check_size("hidden_size", hidden_size)
         self.num_layers = check_size("num_layers", num_layers)
-        self.bias = bool(bias)
-        self.batch_first = bool(batch_first)
+        self.bias = check_bool("bias", bias)
+        self.batch_first = check_bool("batch_first", batch_first)
         self.dropout = check_dropout(dropout)
-        self.bidirectional = bool(bidirectional)
+        self.bidirectional = check_bool("bidirectional", bidirectional)
         self.spec: CellSpec = cell_spec(variant, reset_after, norm)
         self.init, self.t_max = check_init(init, t_max)
         self.backend = check_backend(backend)
+        self.input_dropout = check_dropout(input_dropout, "input_dropout")
+        if dropout_mode not in DROPOUT_MODES:
+            raise ValueError(
+                f"dropout_mode: got {dropout_mode!r}, wanted one of {', '.join(DROPOUT_MODES)}"
+            )
+        self.dropout_mode = dropout_mode
+        self.recurrent_dropout = check_probability("recurrent_dropout", recurrent_dropout)
+        self.zoneout = check_probability("zoneout", zoneout)
+        self.weight_dropout = check_probability("weight_dropout", weight_dropout)
+        if self.spec.name == "mingru":
+            for name in ("recurrent_dropout", "weight_dropout"):
+                if getattr(self, name):
+                    raise ValueError(
+                        f"{name}: got {getattr(self, name)} for variant 'mingru', which has no "
+                        "recurrent matrix (its gates do not read h); wanted 0"
+                    )
         if self.dropout > 0 and self.num_layers == 1:
             warnings.warn(
                 f"dropout={self.dropout} has no effect with num_layers=1: it acts between "
@@ -153,16 +199,49 @@ class GRU(nn.Module):
         return Stream(self, batch_size, hx)
 
     def backend_choice(self, input: Tensor | None = None) -> BackendChoice:
-        """The backend that runs ``input`` (by default: input like the parameters), and why."""
+        """The backend that runs ``input`` (by default: input like the parameters) in the
+        layer's current mode, and why."""
         like = self.weight_ih_l0 if input is None else input
-        return choose_backend(self.backend, like.device, like.dtype)
+        choice = choose_backend(self.backend, like.device, like.dtype)
+        needs = self.reference_only_regularisers()
+        if choice.name == "reference" or not needs:
+            return choice
+        verb = "runs" if len(needs) == 1 else "run"
+        reason = f"{' and '.join(needs)} {verb} on the reference loop (the fused kernels: not yet)"
+        if self.backend == "fused":
+            raise ValueError(f"backend='fused': {reason}; use backend='auto'")
+        return BackendChoice("reference", REFERENCE_KERNELS, f"auto: {reason}")
+
+    def reference_only_regularisers(self) -> list[str]:
+        """The regularisers active in the current mode that only the reference runs."""
+        needs = []
+        if self.training and self.recurrent_dropout:
+            needs.append("recurrent_dropout")
+        if self.zoneout:
+            needs.append("zoneout")
+        return needs
 
     def explain(self) -> str:
         """Which variant, which equations, which backend and why, in a few lines."""
         choice = self.backend_choice()
+        regularisers = [
+            f"{name}={getattr(self, name)}"
+            for name in (
+                "dropout",
+                "input_dropout",
+                "recurrent_dropout",
+                "zoneout",
+                "weight_dropout",
+            )
+            if getattr(self, name)
+        ]
+        if regularisers and self.dropout_mode == "locked":
+            regularisers.append("dropout_mode='locked'")
+        mode = "training" if self.training else "eval"
         return (
             f"cell: {self.spec.options_repr()}\nequations: {self.spec.equations}\n"
-            f"backend: {choice.name} ({choice.reason})"
+            + (f"regularisers: {', '.join(regularisers)}\n" if regularisers else "")
+            + f"backend: {choice.name} ({choice.reason}) in {mode} mode"
         )
 
     def extra_repr(self) -> str:
@@ -178,6 +257,11 @@ class GRU(nn.Module):
         if self.bidirectional:
             text += ", bidirectional=True"
         text += f", {self.spec.options_repr()}"
+        for name in ("input_dropout", "recurrent_dropout", "zoneout", "weight_dropout"):
+            if getattr(self, name):
+                text += f", {name}={getattr(self, name)}"
+        if self.dropout_mode != "step":
+            text += f", dropout_mode={self.dropout_mode!r}"
         if self.init != "default":
             text += f", init={self.init!r}, t_max={self.t_max:g}"
         if self.backend != "auto":
@@ -264,6 +348,8 @@ class GRU(nn.Module):
         backend = self.backend_choice(x)
         final_states = []
         layer_input = x
+        if self.input_dropout and self.training:
+            layer_input = self._dropout(layer_input, self.input_dropout)
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(self.num_directions):
@@ -271,7 +357,7 @@ class GRU(nn.Module):
                     self.spec,
                     layer_input,
                     h0[layer * self.num_directions + direction],
-                    self.cell_params(layer, direction),
+                    self._regularised(self.cell_params(layer, direction), x.shape[:2]),
                     lengths,
                     reverse=direction == 1,
                     training=self.training,
@@ -281,8 +367,43 @@ class GRU(nn.Module):
                 final_states.append(h_last)
             layer_input = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
             if self.dropout and self.training and layer < self.num_layers - 1:
-                layer_input = nn.functional.dropout(layer_input, self.dropout, training=True)
+                layer_input = self._dropout(layer_input, self.dropout)
         return layer_input, torch.stack(final_states)
+
+    def _dropout(self, x: Tensor, p: float) -> Tensor:
+        """Dropout on a layer's input x (T, B, F): a mask per step, or one per sequence
+        (``dropout_mode="locked"``), scaled by 1/(1-p)."""
+        if self.dropout_mode == "step":
+            return nn.functional.dropout(x, p, training=True)
+        if p == 1:
+            return x * 0
+        mask = x.new_empty(1, *x.shape[1:]).bernoulli_(1 - p) / (1 - p)
+        return x * mask
+
+    def _regularised(self, params: Params, steps_batch: tuple[int, int]) -> Params:
+        """One layer and direction's params with this forward pass's masks (see the class
+        docstring), drawn in a fixed order: weight, recurrent, zoneout."""
+        training = self.training
+        if not (self.zoneout or training and (self.weight_dropout or self.recurrent_dropout)):
+            return params
+        params = dict(params)
+        steps, batch = steps_batch
+        weight = params["weight_ih"]
+        if training and self.weight_dropout:
+            params["weight_hh"] = nn.functional.dropout(
+                params["weight_hh"], self.weight_dropout, training=True
+            )
+        if training and self.recurrent_dropout:
+            keep = 1 - self.recurrent_dropout
+            mask = weight.new_empty(batch, self.hidden_size).bernoulli_(keep)
+            params["recurrent_mask"] = mask / keep
+        if self.zoneout:
+            params["zoneout"] = (
+                weight.new_empty(steps, batch, self.hidden_size).bernoulli_(self.zoneout)
+                if training
+                else self.zoneout
+            )
+        return params
 
     @classmethod
     def from_torch(cls, module: nn.GRU, *, backend: str = "auto") -> GRU:

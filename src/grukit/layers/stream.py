@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from grukit.cells.ligru import NORM_EPS
+from grukit.kernels import choose_backend
 from grukit.layers.checks import check_tensor
 
 
@@ -19,8 +20,9 @@ class Stream:
     >>> chunk_out = stream.chunk(x)  # x (T, B, I) -> (T, B, H), same state carried
 
     The stream computes what the layer computes in eval mode (to float rounding) on the
-    concatenated steps (no dropout; ``ligru`` batch norm with its running statistics,
-    folded into the input weights). It holds a snapshot of the weights taken when it was
+    concatenated steps (no dropout of any kind; zoneout as its expectation, ``h_t = p
+    h_{t-1} + (1-p) h~_t``; ``ligru`` batch norm with its running statistics, folded into
+    the input weights). It holds a snapshot of the weights taken when it was
     made: make a new one after training. ``state`` is (num_layers, B, H); ``reset()``
     zeroes it.
 
@@ -42,7 +44,10 @@ class Stream:
             (self.batch_size, layer.input_size) if self.batched else (layer.input_size,)
         )
         self._weight = weight
-        choice = layer.backend_choice()
+        self._zoneout = layer.zoneout
+        # The stream runs eval-mode semantics: its backend is the one eval mode gets, except
+        # for zoneout, which it applies itself after each step.
+        choice = choose_backend(layer.backend, weight.device, weight.dtype)
         self.backend = choice.name
         self._extension = None
         if self.backend == "fused":
@@ -122,6 +127,8 @@ class Stream:
         states = self._states
         for k, prepared in enumerate(self._layers):
             x = self._step(prepared, x, states[k])
+            if self._zoneout:
+                x = x + self._zoneout * (states[k] - x)
             states[k] = x
         return x if self.batched else x.squeeze(0)
 
