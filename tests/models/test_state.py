@@ -160,3 +160,16 @@ def test_torch_peers_step_without_dropout_in_training_mode():
     first, second = model.step(x)[0], model.step(x)[0]
     torch.testing.assert_close(first, second)
     assert model.recurrent.training  # the mode is given back
+
+
+def test_regularisers_reach_the_layer_and_are_refused_for_torch_peers():
+    model = build_model(
+        ModelConfig(model="mgu", hidden=4, zoneout=0.1, dropout_mode="locked", input_dropout=0.2),
+        3,
+        2,
+        head="step",
+    )
+    layer = model.recurrent
+    assert (layer.zoneout, layer.dropout_mode, layer.input_dropout) == (0.1, "locked", 0.2)
+    with pytest.raises(ValueError, match="zoneout: got 0.1 for model 'lstm'; it is an option"):
+        ModelConfig(model="lstm", zoneout=0.1)

@@ -18,6 +18,14 @@ from grukit.models.heads import PooledReadout, StepReadout, check_pooling
 
 MODELS = ("rnn", "lstm", *VARIANTS)
 HEADS = ("step", "pooled")
+REGULARISER_DEFAULTS = {
+    "input_dropout": 0.0,
+    "dropout_mode": "step",
+    "recurrent_dropout": 0.0,
+    "zoneout": 0.0,
+    "weight_dropout": 0.0,
+}
+REGULARISERS = tuple(REGULARISER_DEFAULTS)
 # Model options that change what the weights mean: two models that differ in one of them
 # may still have tensors of the same shapes (reset before or after the matmul, say).
 ARCHITECTURE_OPTIONS = ("model", "reset_after", "bidirectional", "pooling")
@@ -43,6 +51,17 @@ class ModelConfig:
     pooling: str = option(
         "last", "sequence-level tasks: the state after each sequence's last step, or mean"
     )
+    input_dropout: float = option(0.0, "grukit variants: dropout on the first layer's input")
+    dropout_mode: str = option(
+        "step", "grukit variants: step (a new dropout mask each step) or locked (one per sequence)"
+    )
+    recurrent_dropout: float = option(
+        0.0, "grukit variants: variational dropout on the state the recurrent matmuls read"
+    )
+    zoneout: float = option(0.0, "grukit variants: chance a unit keeps its old state each step")
+    weight_dropout: float = option(
+        0.0, "grukit variants: DropConnect on the recurrent weights, one mask per batch"
+    )
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -56,6 +75,13 @@ class ModelConfig:
         check_init(self.init, self.t_max)
         if self.init == "chrono" and self.model == "rnn":
             raise ValueError("init: got 'chrono' for model 'rnn', which has no gates")
+        if self.model in ("lstm", "rnn"):
+            for name in REGULARISERS:
+                if getattr(self, name) != REGULARISER_DEFAULTS[name]:
+                    raise ValueError(
+                        f"{name}: got {getattr(self, name)!r} for model {self.model!r}; "
+                        "it is an option of the grukit variants (torch's layers have none)"
+                    )
 
     def architecture(self) -> dict:
         """The ``ARCHITECTURE_OPTIONS`` (see ``architecture``)."""
@@ -129,6 +155,7 @@ def build_recurrent(config: ModelConfig, input_size: int) -> nn.Module:
         init=config.init,
         t_max=config.t_max,
         backend=config.backend,
+        **{name: getattr(config, name) for name in REGULARISERS},
     )
 
 
