@@ -144,7 +144,7 @@ def test_weight_decay_reaches_matrices_only():
     assert len(plain) == 1 and plain[0]["weight_decay"] == 0.0  # as before: one group
 
 
-def test_threads_auto_leaves_the_busy_cores_to_others(monkeypatch):
+def test_threads_auto_is_torchs_default_and_warns_on_a_busy_machine(monkeypatch):
     from grukit.train import threads
 
     measured = threads.busy_cores(0.05)  # the real measure, before it is replaced
@@ -155,6 +155,6 @@ def test_threads_auto_leaves_the_busy_cores_to_others(monkeypatch):
     monkeypatch.setattr(threads, "busy_cores", lambda: 0.1)
     assert threads.choose_threads(0, log) == 4 and log.getvalue() == ""
     monkeypatch.setattr(threads, "busy_cores", lambda: 2.8)
-    assert threads.choose_threads(0, log) == 1
-    assert "--threads N" in log.getvalue()
+    assert threads.choose_threads(0, log) == 4  # the same count whatever the load
+    assert "--threads 1 would fit beside them" in log.getvalue()
     assert threads.choose_threads(3, log) == 3  # asked for: given

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         "numpy": numpy.__version__,
         "torch threads": torch.get_num_threads(),
         "cores": f"{available_cores()} ({busy_cores():.1f} busy with other jobs now)",
-        "--threads 0 picks": choose_threads(0),
+        "--threads 0 uses": choose_threads(0),
         "cpu float32 backend": f"{choice.name} ({choice.reason})",
         "kernel cache": build_directory(),
     }

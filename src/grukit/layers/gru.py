@@ -11,7 +11,6 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from grukit.cells import CellSpec, Params, cell_spec
 from grukit.kernels import BackendChoice, choose_backend, run_sequence
 from grukit.kernels.dispatch import check_backend
-from grukit.kernels.reference import REFERENCE_KERNELS
 from grukit.layers.cell_tensors import gather_cell_tensors, register_cell_tensors
 from grukit.layers.checks import (
     check_bool,
@@ -74,8 +73,7 @@ class GRU(nn.Module):
             weight drop).
         Not ``recurrent_dropout`` or ``weight_dropout`` for ``mingru``: it has no
         recurrent matrix. Padding is never read, so no mask lets it reach an output.
-        recurrent_dropout and zoneout run on the reference loop for now (``explain()``
-        says so); the others on every backend.
+        Every backend runs them all, the fused kernels inside their time loop.
 
     Shapes (D = 2 if bidirectional else 1, L = num_layers):
         - input: (T, B, I), (B, T, I) with batch_first, unbatched (T, I), or a
@@ -199,27 +197,9 @@ class GRU(nn.Module):
         return Stream(self, batch_size, hx)
 
     def backend_choice(self, input: Tensor | None = None) -> BackendChoice:
-        """The backend that runs ``input`` (by default: input like the parameters) in the
-        layer's current mode, and why."""
+        """The backend that runs ``input`` (by default: input like the parameters), and why."""
         like = self.weight_ih_l0 if input is None else input
-        choice = choose_backend(self.backend, like.device, like.dtype)
-        needs = self.reference_only_regularisers()
-        if choice.name == "reference" or not needs:
-            return choice
-        verb = "runs" if len(needs) == 1 else "run"
-        reason = f"{' and '.join(needs)} {verb} on the reference loop (the fused kernels: not yet)"
-        if self.backend == "fused":
-            raise ValueError(f"backend='fused': {reason}; use backend='auto'")
-        return BackendChoice("reference", REFERENCE_KERNELS, f"auto: {reason}")
-
-    def reference_only_regularisers(self) -> list[str]:
-        """The regularisers active in the current mode that only the reference runs."""
-        needs = []
-        if self.training and self.recurrent_dropout:
-            needs.append("recurrent_dropout")
-        if self.zoneout:
-            needs.append("zoneout")
-        return needs
+        return choose_backend(self.backend, like.device, like.dtype)
 
     def explain(self) -> str:
         """Which variant, which equations, which backend and why, in a few lines."""

@@ -7,7 +7,6 @@ import torch
 from torch import Tensor
 
 from grukit.cells.ligru import NORM_EPS
-from grukit.kernels import choose_backend
 from grukit.layers.checks import check_tensor
 
 
@@ -45,9 +44,7 @@ class Stream:
         )
         self._weight = weight
         self._zoneout = layer.zoneout
-        # The stream runs eval-mode semantics: its backend is the one eval mode gets, except
-        # for zoneout, which it applies itself after each step.
-        choice = choose_backend(layer.backend, weight.device, weight.dtype)
+        choice = layer.backend_choice()
         self.backend = choice.name
         self._extension = None
         if self.backend == "fused":

@@ -35,8 +35,9 @@ class TrainConfig:
     seed: int = option(0, "seeds the weights, batch order, dropout and weight noise")
     threads: int = option(
         0,
-        "CPU threads; 0 = all cores, or those other jobs leave free (speed only for grukit "
-        "layers; torch's LSTM/RNN may round differently)",
+        "CPU threads; 0 = torch's default (one per physical core), with a warning naming a "
+        "count that fits when other jobs keep cores busy; torch's layers may round "
+        "differently with another count",
     )
     device: str = option("cpu", "cpu, or cuda (cuda:N) where torch sees a CUDA device")
     init_from: str = option(

@@ -3,15 +3,16 @@
 PyTorch starts one OpenMP thread per core and its threads spin while they wait for each
 other. When other jobs already use the cores, every spinning thread competes with them:
 measured here, a tanh RNN's epoch went from 0.5 s to 16-76 s with two other runs on the
-two cores, and back with one thread per run. The count changes the speed, not grukit's
-numbers: the fused kernels give bit-identical results for any count. torch's own LSTM and
-RNN layers may round differently with another count (their GEMMs split the work by
-thread), which after many epochs can move a result in its second decimal (the demo's tanh
-RNN: test 9.03 with 2 threads, 8.99 with 1).
+two cores, and back with one thread per run. The count changes the speed of grukit's
+recurrent layers, not their numbers: the fused kernels give bit-identical results for any
+count. torch's own layers (LSTM, RNN, the linear read-outs) may round differently with
+another count (their GEMMs split the work by thread), which after many epochs can move a
+result in its second decimal (the demo's tanh RNN: test 9.03 with 2 threads, 8.99 with 1).
 
-``threads = 0`` (auto): on an idle machine torch's own default (one thread per physical
-core, as every run had before the option existed); on a busy machine the cores the other
-jobs leave free (at least one), with a warning that names ``--threads``.
+``threads = 0`` (auto): torch's own default (one thread per physical core), the count every
+run had before the option existed, whatever the load: a run's numbers must not depend on
+what else the machine was doing. When other jobs already keep cores busy, a warning says
+so and names ``--threads`` with the count that would fit beside them.
 """
 
 from __future__ import annotations
@@ -62,19 +63,19 @@ def busy_cores(seconds: float = SAMPLE_SECONDS) -> float:
 
 
 def choose_threads(requested: int, log=None) -> int:
-    """The thread count for ``requested`` (0 = auto, see the module doc); a warning line on
-    ``log`` when auto leaves cores out because the machine is busy."""
+    """The thread count for ``requested`` (0 = auto, see the module doc); on a busy
+    machine, auto warns on ``log`` with the count that would fit beside the other jobs."""
     if requested > 0:
         return requested
     cores = available_cores()
     busy = busy_cores()
-    free = max(1, min(DEFAULT_THREADS, round(cores - busy)))
-    if free < min(DEFAULT_THREADS, cores) and log is not None:
+    fits = max(1, min(DEFAULT_THREADS, round(cores - busy)))
+    if fits < min(DEFAULT_THREADS, cores) and log is not None:
         print(
-            f"threads: other jobs keep about {busy:.1f} of {cores} cores busy, so this run uses "
-            f"{free} thread{'s' if free > 1 else ''} (--threads N to choose; torch's LSTM and "
-            "RNN may round differently with another count)",
+            f"threads: other jobs keep about {busy:.1f} of {cores} cores busy; this run uses "
+            f"{DEFAULT_THREADS} threads, which will compete with them: --threads {fits} would "
+            "fit beside them (the count can change torch's rounding, so keep it for a rerun)",
             file=log,
             flush=True,
         )
-    return free
+    return DEFAULT_THREADS

@@ -89,8 +89,22 @@ def fused_recurrence(
         t is not None and t.requires_grad for t in (gi, h0, weight_hh, bias_hn)
     )
     cpu_lengths = None if lengths is None else lengths.cpu()
+    zoneout = params.get("zoneout")
+    zoneout_keeps = zoneout if isinstance(zoneout, Tensor) else None
+    zoneout_p = float(zoneout) if zoneout is not None and zoneout_keeps is None else 0.0
     output, h_n, _, _ = recurrence(
-        gi, h0, weight_hh, bias_hn, cpu_lengths, kind, reset_after, read_state, save
+        gi,
+        h0,
+        weight_hh,
+        bias_hn,
+        cpu_lengths,
+        kind,
+        reset_after,
+        read_state,
+        save,
+        params.get("recurrent_mask"),
+        zoneout_keeps,
+        zoneout_p,
     )
     return output, h_n
 

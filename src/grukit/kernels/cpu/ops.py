@@ -27,20 +27,49 @@ def recurrence(
     reset_after: bool,
     read_state: bool,
     save: bool,
+    recurrent_mask: Tensor | None = None,
+    zoneout: Tensor | None = None,
+    zoneout_p: float = 0.0,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """gi (T, B, G*H), h0 (B, H) -> output (T, B, H), h_n (B, H), states, saved.
 
     ``states`` (T+1, B, H) and ``saved`` (T, B, S*H) are what backward needs; with
-    ``save=False`` (inference) they are empty and nothing is kept.
+    ``save=False`` (inference) they are empty and nothing is kept. Regularisers:
+    ``recurrent_mask`` (B, H) multiplies the state the recurrent matmuls read; zoneout
+    keeps ``zoneout`` (T, B, H) (or the constant ``zoneout_p``) of the old state.
     """
     output, h_n, states, saved = load_extension().forward(
-        gi, h0, weight_hh, bias_hn, lengths, kind, reset_after, read_state, save
+        gi,
+        h0,
+        weight_hh,
+        bias_hn,
+        lengths,
+        kind,
+        reset_after,
+        read_state,
+        save,
+        recurrent_mask,
+        zoneout,
+        zoneout_p,
     )
     return output, h_n, states, saved
 
 
 @recurrence.register_fake
-def _recurrence_fake(gi, h0, weight_hh, bias_hn, lengths, kind, reset_after, read_state, save):
+def _recurrence_fake(
+    gi,
+    h0,
+    weight_hh,
+    bias_hn,
+    lengths,
+    kind,
+    reset_after,
+    read_state,
+    save,
+    recurrent_mask=None,
+    zoneout=None,
+    zoneout_p=0.0,
+):
     steps, batch, _ = gi.shape
     hidden = h0.shape[1]
     if save:
@@ -64,6 +93,9 @@ def recurrence_backward(
     reset_after: bool,
     read_state: bool,
     has_bias: bool,
+    recurrent_mask: Tensor | None = None,
+    zoneout: Tensor | None = None,
+    zoneout_p: float = 0.0,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Gradients of gi, h0, weight_hh (empty when None) and bias_hn (empty when absent)."""
     grad_gi, grad_h0, grad_w, grad_b = load_extension().backward(
@@ -78,6 +110,9 @@ def recurrence_backward(
         reset_after,
         read_state,
         has_bias,
+        recurrent_mask,
+        zoneout,
+        zoneout_p,
     )
     return grad_gi, grad_h0, grad_w, grad_b
 
@@ -95,6 +130,9 @@ def _recurrence_backward_fake(
     reset_after,
     read_state,
     has_bias,
+    recurrent_mask=None,
+    zoneout=None,
+    zoneout_p=0.0,
 ):
     hidden = grad_h_n.shape[1]
     grad_w = torch.empty_like(weight_hh) if weight_hh is not None else gi.new_empty(0)
@@ -103,19 +141,23 @@ def _recurrence_backward_fake(
 
 
 def _setup_context(ctx, inputs, output):
-    gi, h0, weight_hh, bias_hn, lengths, kind, reset_after, read_state, save = inputs
+    (gi, h0, weight_hh, bias_hn, lengths, kind, reset_after, read_state, save, *regularisers) = (
+        inputs
+    )
+    recurrent_mask, zoneout, zoneout_p = (*regularisers, None, None, 0.0)[:3]
     _, _, states, saved = output
     ctx.mark_non_differentiable(states, saved)
     # No zero-filled gradients for states and saved (they are large and never used), nor
     # for an output the loss does not reach: backward gets None and handles it.
     ctx.set_materialize_grads(False)
-    ctx.save_for_backward(gi, weight_hh, lengths, states, saved)
-    ctx.flags = (kind, reset_after, read_state, bias_hn is not None, save)
+    ctx.save_for_backward(gi, weight_hh, lengths, states, saved, recurrent_mask, zoneout)
+    ctx.flags = (kind, reset_after, read_state, bias_hn is not None, save, zoneout_p)
+    ctx.inputs = len(inputs)
 
 
 def _backward(ctx, grad_output, grad_h_n, _grad_states, _grad_saved):
-    gi, weight_hh, lengths, states, saved = ctx.saved_tensors
-    kind, reset_after, read_state, has_bias, save = ctx.flags
+    gi, weight_hh, lengths, states, saved, recurrent_mask, zoneout = ctx.saved_tensors
+    kind, reset_after, read_state, has_bias, save, zoneout_p = ctx.flags
     if not save:
         raise RuntimeError(
             "grukit::recurrence ran with save=False (inference) and cannot be differentiated"
@@ -138,18 +180,17 @@ def _backward(ctx, grad_output, grad_h_n, _grad_states, _grad_saved):
         reset_after,
         read_state,
         has_bias,
+        recurrent_mask,
+        zoneout,
+        zoneout_p,
     )
-    return (
+    grads = (
         grad_gi,
         grad_h0,
         grad_w if weight_hh is not None else None,
         grad_b if has_bias else None,
-        None,
-        None,
-        None,
-        None,
-        None,
     )
+    return grads + (None,) * (ctx.inputs - len(grads))  # the masks take no gradient
 
 
 recurrence.register_autograd(_backward, setup_context=_setup_context)

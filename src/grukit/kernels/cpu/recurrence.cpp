@@ -18,6 +18,13 @@
 // pointwise loop per batch row. Steps t >= lengths[b] keep the state and output 0.
 // Training saves the states (T+1, B, H) and the gate values (T, B, S*H); the weight
 // gradients are summed over all steps in one GEMM at the end.
+//
+// Regularisers (both optional):
+//   recurrent dropout: the recurrent GEMMs (and the r*h, f*h they read) see m (.) h, with
+//     m (B, H) one mask per sequence; the update reads h itself.
+//   zoneout: after the step, h_t = h~_t + k (.) (h_{t-1} - h~_t), k from (T, B, H) or one
+//     constant p; backward splits the state's gradient d into (1-k) d through the step
+//     and k d straight to h_{t-1}.
 #include <torch/extension.h>
 
 #include <ATen/Parallel.h>
@@ -317,6 +324,7 @@ struct ForwardStep {
   const Problem& p;
   const T* gi;        // (B, G*H) of this step
   const T* h;         // (B, H) state before
+  const T* read;      // (B, H) what the recurrent GEMMs read: h, or m (.) h
   T* hn;              // (B, H) state after
   T* out;             // (B, H) output
   T* sv;              // (B, S*H) gate values
@@ -325,6 +333,13 @@ struct ForwardStep {
   const T* b_hn;      // (H) or null
   int64_t t;
 };
+
+// m (.) h into out (B, H): the state the recurrent matmuls read under recurrent dropout.
+template <typename T>
+void masked_state(int64_t B, int64_t H, const T* __restrict h, const T* __restrict m,
+                  T* __restrict out) {
+  for (int64_t i = 0; i < B * H; ++i) out[i] = h[i] * m[i];
+}
 
 // A padded step: the state is kept, the output is 0, and the saved gates are 0 (backward
 // never reads them; zeros keep every output of the op deterministic).
@@ -340,7 +355,7 @@ template <typename T, bool ReadState, bool HasBias>
 void gated_after_step(const ForwardStep<T>& s) {
   const Problem& p = s.p;
   const int64_t H = p.H, N = p.N;
-  if (N) gemm<T>(false, false, p.B, N, H, s.h, H, s.wt, N, T(0), s.gh, N);
+  if (N) gemm<T>(false, false, p.B, N, H, s.read, H, s.wt, N, T(0), s.gh, N);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return keep_state(s, b);
     gated_after_row<T, ReadState, HasBias>(H, s.gi + b * 3 * H, s.gh + b * N, s.b_hn,
@@ -356,10 +371,11 @@ void gated_before_step(const ForwardStep<T>& s) {
   // Scratch: [r, z] from the state (B, 2H), then (r*h) W_n^T (B, H).
   T* gate_state = s.gh;
   T* n_state = s.gh + p.B * 2 * H;
-  if (ReadState) gemm<T>(false, false, p.B, 2 * H, H, s.h, H, s.wt, p.N, T(0), gate_state, 2 * H);
+  if (ReadState)
+    gemm<T>(false, false, p.B, 2 * H, H, s.read, H, s.wt, p.N, T(0), gate_state, 2 * H);
   for_rows(p.B, H, [&](int64_t b) {
     gated_before_gates_row<T, ReadState>(H, s.gi + b * 3 * H, gate_state + b * 2 * H,
-                                         s.h + b * H, s.sv + b * S);
+                                         s.read + b * H, s.sv + b * S);
   });
   const T* wt_n = ReadState ? s.wt + 2 * H : s.wt;
   gemm<T>(false, false, p.B, H, H, s.sv + 3 * H, S, wt_n, p.N, T(0), n_state, H);
@@ -377,9 +393,9 @@ void mgu_step(const ForwardStep<T>& s) {
   const int64_t H = p.H, S = 3 * H;
   T* gate_state = s.gh;         // (B, H): h W_f^T
   T* n_state = s.gh + p.B * H;  // (B, H): (f*h) W_n^T
-  gemm<T>(false, false, p.B, H, H, s.h, H, s.wt, p.N, T(0), gate_state, H);
+  gemm<T>(false, false, p.B, H, H, s.read, H, s.wt, p.N, T(0), gate_state, H);
   for_rows(p.B, H, [&](int64_t b) {
-    mgu_gate_row<T>(H, s.gi + b * 2 * H, gate_state + b * H, s.h + b * H, s.sv + b * S);
+    mgu_gate_row<T>(H, s.gi + b * 2 * H, gate_state + b * H, s.read + b * H, s.sv + b * S);
   });
   gemm<T>(false, false, p.B, H, H, s.sv + 2 * H, S, s.wt + H, p.N, T(0), n_state, H);
   for_rows(p.B, H, [&](int64_t b) {
@@ -394,7 +410,7 @@ template <typename T>
 void ligru_step(const ForwardStep<T>& s) {
   const Problem& p = s.p;
   const int64_t H = p.H;
-  gemm<T>(false, false, p.B, 2 * H, H, s.h, H, s.wt, p.N, T(0), s.gh, 2 * H);
+  gemm<T>(false, false, p.B, 2 * H, H, s.read, H, s.wt, p.N, T(0), s.gh, 2 * H);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return keep_state(s, b);
     ligru_row<T>(H, s.gi + b * 2 * H, s.gh + b * 2 * H, s.h + b * H, s.hn + b * H,
@@ -440,9 +456,31 @@ int64_t scratch_width(const Problem& p) {
   return std::max<int64_t>(p.N, 1);
 }
 
+// Zoneout after a step, on the rows still inside their sequence: hn = hn + k (hprev - hn),
+// and the output is the new state.
+template <typename T>
+void zoneout_rows(const Problem& p, int64_t t, const T* zone, T zone_p, const T* h, T* hn,
+                  T* out) {
+  const int64_t H = p.H;
+  for_rows(p.B, H, [&](int64_t b) {
+    if (!p.valid(t, b)) return;
+    const T* __restrict k = zone ? zone + (t * p.B + b) * H : nullptr;
+    const T* __restrict hp = h + b * H;
+    T* __restrict hv = hn + b * H;
+    T* __restrict o = out + b * H;
+    for (int64_t j = 0; j < H; ++j) {
+      const T keep = k ? k[j] : zone_p;
+      const T value = hv[j] + keep * (hp[j] - hv[j]);
+      hv[j] = value;
+      o[j] = value;
+    }
+  });
+}
+
 template <typename T>
 std::vector<at::Tensor> forward_impl(const at::Tensor& gi, const at::Tensor& h0, const at::Tensor& w,
-                                     const at::Tensor& b_hn, const Problem& p, bool save) {
+                                     const at::Tensor& b_hn, const Problem& p, bool save,
+                                     const at::Tensor& mask, const at::Tensor& zone, double zone_p) {
   const int64_t T_ = p.T, B = p.B, H = p.H;
   auto opts = gi.options();
   at::Tensor output = allocate({T_, B, H}, opts);
@@ -452,7 +490,11 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& gi, const at::Tensor& h0,
   at::Tensor wt = w.defined() ? w.t().contiguous() : at::Tensor();
   states[0].copy_(h0);
 
-  ForwardStep<T> s{p, nullptr, nullptr, nullptr, nullptr, nullptr, scratch.data_ptr<T>(),
+  at::Tensor read = mask.defined() ? at::empty({B, H}, opts) : at::Tensor();
+  const T* m = mask.defined() ? mask.data_ptr<T>() : nullptr;
+  const T* zone_data = zone.defined() ? zone.data_ptr<T>() : nullptr;
+  const bool zoneout = zone_data != nullptr || zone_p != 0;
+  ForwardStep<T> s{p, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, scratch.data_ptr<T>(),
                    wt.defined() ? wt.data_ptr<T>() : nullptr,
                    b_hn.defined() ? b_hn.data_ptr<T>() : nullptr, 0};
   T* st = states.data_ptr<T>();
@@ -463,7 +505,13 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& gi, const at::Tensor& h0,
     s.hn = st + (save ? t + 1 : (t + 1) % 2) * B * H;
     s.out = output.data_ptr<T>() + t * B * H;
     s.sv = saved.data_ptr<T>() + (save ? t : 0) * B * p.S * H;
+    s.read = s.h;
+    if (m) {
+      masked_state<T>(B, H, s.h, m, read.data_ptr<T>());
+      s.read = read.data_ptr<T>();
+    }
     forward_step(s);
+    if (zoneout) zoneout_rows<T>(p, t, zone_data, T(zone_p), s.h, s.hn, s.out);
   }
   if (p.active < T_) {
     output.narrow(0, p.active, T_ - p.active).zero_();
@@ -485,9 +533,11 @@ struct BackwardStep {
   const T* gi;     // (B, G*H) of this step
   const T* go;     // (B, H) gradient of this step's output
   const T* h;      // (B, H) state before the step
+  const T* read;   // (B, H) what the recurrent GEMMs read: h, or m (.) h
   const T* sv;     // (B, S*H) saved gate values
   const T* dh;     // (B, H) gradient of the state after the step
   T* dnext;        // (B, H) gradient of the state before the step
+  T* dread;        // (B, H) gradient of ``read``: dnext itself without recurrent dropout
   T* dgi;          // (B, G*H) gradient of gi
   T* dgh;          // (B, N) gradient of the recurrent projection (gated after only)
   T* scratch;      // (B, H)
@@ -514,7 +564,7 @@ void gated_after_back(const BackwardStep<T>& s) {
                                        s.go + b * H, s.dgi + b * 3 * H, s.dgh + b * N,
                                        s.dnext + b * H);
   });
-  gemm<T>(false, false, p.B, H, N, s.dgh, N, s.w, H, T(1), s.dnext, H);
+  gemm<T>(false, false, p.B, H, N, s.dgh, N, s.w, H, T(1), s.dread, H);
 }
 
 template <typename T, bool ReadState>
@@ -531,10 +581,10 @@ void gated_before_back(const BackwardStep<T>& s) {
   gemm<T>(false, false, p.B, H, H, s.dgi + 2 * H, 3 * H, w_n, H, T(0), drh, H);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return;
-    gated_before_back_reset_row<T>(H, s.sv + b * 4 * H, s.h + b * H, drh + b * H,
-                                   s.dgi + b * 3 * H, s.dnext + b * H);
+    gated_before_back_reset_row<T>(H, s.sv + b * 4 * H, s.read + b * H, drh + b * H,
+                                   s.dgi + b * 3 * H, s.dread + b * H);
   });
-  if (ReadState) gemm<T>(false, false, p.B, H, 2 * H, s.dgi, 3 * H, s.w, H, T(1), s.dnext, H);
+  if (ReadState) gemm<T>(false, false, p.B, H, 2 * H, s.dgi, 3 * H, s.w, H, T(1), s.dread, H);
 }
 
 template <typename T>
@@ -550,10 +600,10 @@ void mgu_back(const BackwardStep<T>& s) {
   gemm<T>(false, false, p.B, H, H, s.dgi + H, 2 * H, s.w + H * H, H, T(0), dfh, H);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return;
-    mgu_back_gate_row<T>(H, s.sv + b * 3 * H, s.h + b * H, dfh + b * H, s.dgi + b * 2 * H,
-                         s.dnext + b * H);
+    mgu_back_gate_row<T>(H, s.sv + b * 3 * H, s.read + b * H, dfh + b * H, s.dgi + b * 2 * H,
+                         s.dread + b * H);
   });
-  gemm<T>(false, false, p.B, H, H, s.dgi, 2 * H, s.w, H, T(1), s.dnext, H);
+  gemm<T>(false, false, p.B, H, H, s.dgi, 2 * H, s.w, H, T(1), s.dread, H);
 }
 
 template <typename T>
@@ -565,7 +615,7 @@ void ligru_back(const BackwardStep<T>& s) {
     ligru_back_row<T>(H, s.sv + b * 2 * H, s.h + b * H, s.dh + b * H, s.go + b * H,
                       s.dgi + b * 2 * H, s.dnext + b * H);
   });
-  gemm<T>(false, false, p.B, H, 2 * H, s.dgi, 2 * H, s.w, H, T(1), s.dnext, H);
+  gemm<T>(false, false, p.B, H, 2 * H, s.dgi, 2 * H, s.w, H, T(1), s.dread, H);
 }
 
 template <typename T>
@@ -640,11 +690,37 @@ void weight_grad(const Problem& p, const T* A, int64_t lda, int64_t rows, const 
   gemm_tn_deterministic<T>(rows, p.H, p.active * p.B, A, lda, X, ldx, grad_w, p.H);
 }
 
+// Zoneout in backward, before a step's kernels, on the rows inside their sequence: the
+// state's gradient d = dh + go splits into (1-k) d, which goes through the step (as dh,
+// with go read as 0), and k d, which goes straight to h_{t-1} (``direct``).
+template <typename T>
+void zoneout_back_rows(const Problem& p, int64_t t, const T* zone, T zone_p, T* dh, const T* go,
+                       T* direct) {
+  const int64_t H = p.H;
+  for_rows(p.B, H, [&](int64_t b) {
+    T* __restrict dd = direct + b * H;
+    if (!p.valid(t, b)) {
+      std::fill(dd, dd + H, T(0));
+      return;
+    }
+    const T* __restrict k = zone ? zone + (t * p.B + b) * H : nullptr;
+    const T* __restrict g = go + b * H;
+    T* __restrict d = dh + b * H;
+    for (int64_t j = 0; j < H; ++j) {
+      const T keep = k ? k[j] : zone_p;
+      const T total = d[j] + g[j];
+      dd[j] = keep * total;
+      d[j] = total - keep * total;
+    }
+  });
+}
+
 template <typename T>
 std::vector<at::Tensor> backward_impl(const at::Tensor& grad_output, const at::Tensor& grad_h_n,
                                       const at::Tensor& gi, const at::Tensor& w, const Problem& p,
                                       bool has_bias, const at::Tensor& states,
-                                      const at::Tensor& saved) {
+                                      const at::Tensor& saved, const at::Tensor& mask,
+                                      const at::Tensor& zone, double zone_p) {
   const int64_t T_ = p.T, B = p.B, H = p.H, GH = p.G * H;
   auto opts = gi.options();
   at::Tensor grad_gi = allocate({T_, B, GH}, opts);
@@ -654,9 +730,19 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_output, const at::T
   at::Tensor dh = grad_h_n.clone();
   at::Tensor dnext = at::empty({B, H}, opts);
   at::Tensor scratch = at::empty({B, H}, opts);
+  const T* m = mask.defined() ? mask.data_ptr<T>() : nullptr;
+  const T* zone_data = zone.defined() ? zone.data_ptr<T>() : nullptr;
+  const bool zoneout = zone_data != nullptr || zone_p != 0;
+  // Recurrent dropout: the masked state and its gradient; zoneout: the direct gradient and
+  // a zero output gradient (go is folded into dh).
+  at::Tensor read = m ? at::empty({B, H}, opts) : at::Tensor();
+  at::Tensor dread = m ? at::empty({B, H}, opts) : at::Tensor();
+  at::Tensor direct = zoneout ? at::empty({B, H}, opts) : at::Tensor();
+  at::Tensor no_go = zoneout ? at::zeros({B, H}, opts) : at::Tensor();
 
-  BackwardStep<T> s{p, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
-                    scratch.data_ptr<T>(), w.defined() ? w.data_ptr<T>() : nullptr, 0};
+  BackwardStep<T> s{p,       nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+                    nullptr, nullptr, nullptr, scratch.data_ptr<T>(),
+                    w.defined() ? w.data_ptr<T>() : nullptr, 0};
   for (int64_t t = p.active - 1; t >= 0; --t) {
     s.t = t;
     s.gi = gi.data_ptr<T>() + t * B * GH;
@@ -667,13 +753,39 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_output, const at::T
     s.dnext = dnext.data_ptr<T>();
     s.dgi = grad_gi.data_ptr<T>() + t * B * GH;
     s.dgh = separate_dgh ? dgh_all.data_ptr<T>() + t * B * p.N : nullptr;
+    s.read = s.h;
+    s.dread = s.dnext;
+    if (m) {
+      masked_state<T>(B, H, s.h, m, read.data_ptr<T>());
+      s.read = read.data_ptr<T>();
+      dread.zero_();
+      s.dread = dread.data_ptr<T>();
+    }
+    if (zoneout) {
+      zoneout_back_rows<T>(p, t, zone_data, T(zone_p), dh.data_ptr<T>(), s.go,
+                           direct.data_ptr<T>());
+      s.go = no_go.data_ptr<T>();
+    }
     backward_step(s);
+    if (m) {  // the gradient of m (.) h reaches h times m
+      T* __restrict dn = s.dnext;
+      const T* __restrict dr = s.dread;
+      for (int64_t i = 0; i < B * H; ++i) dn[i] += dr[i] * m[i];
+    }
+    if (zoneout) {
+      T* __restrict dn = s.dnext;
+      const T* __restrict dd = direct.data_ptr<T>();
+      for (int64_t i = 0; i < B * H; ++i) dn[i] += dd[i];
+    }
     std::swap(dh, dnext);
   }
 
   at::Tensor grad_w = w.defined() ? at::empty_like(w) : at::empty({0}, opts);
   at::Tensor grad_b_hn = has_bias ? at::zeros({H}, opts) : at::empty({0}, opts);
-  const T* X = states.data_ptr<T>();
+  // The recurrent weights read m (.) h under recurrent dropout: their gradients too.
+  at::Tensor read_states =
+      m ? states.narrow(0, 0, std::max<int64_t>(p.active, 1)) * mask : at::Tensor();
+  const T* X = m ? read_states.data_ptr<T>() : states.data_ptr<T>();
   const T* dG = grad_gi.data_ptr<T>();
   T* gw = w.defined() ? grad_w.data_ptr<T>() : nullptr;
   const T* sv = saved.data_ptr<T>();
@@ -755,20 +867,45 @@ at::Tensor optional_contiguous(const c10::optional<at::Tensor>& t) {
   return t.has_value() && t->defined() ? t->contiguous() : at::Tensor();
 }
 
+// The regularisers' tensors: a recurrent-dropout mask (B, H) only for kinds with a
+// recurrent matrix, zoneout keeps (T, B, H); both of gi's dtype and on the CPU.
+void check_regularisers(const Problem& p, const at::Tensor& gi, const at::Tensor& mask,
+                        const at::Tensor& zone, double zone_p) {
+  if (mask.defined()) {
+    TORCH_CHECK(p.kind != kMingru, "recurrent_mask: mingru has no recurrent matrix");
+    TORCH_CHECK(mask.dim() == 2 && mask.size(0) == p.B && mask.size(1) == p.H,
+                "recurrent_mask must be (B=", p.B, ", H=", p.H, "), got ", mask.sizes());
+    TORCH_CHECK(mask.scalar_type() == gi.scalar_type() && mask.device().is_cpu(),
+                "recurrent_mask must be a CPU tensor of gi's dtype");
+  }
+  if (zone.defined()) {
+    TORCH_CHECK(zone.dim() == 3 && zone.size(0) == p.T && zone.size(1) == p.B &&
+                    zone.size(2) == p.H,
+                "zoneout must be (T=", p.T, ", B=", p.B, ", H=", p.H, "), got ", zone.sizes());
+    TORCH_CHECK(zone.scalar_type() == gi.scalar_type() && zone.device().is_cpu(),
+                "zoneout must be a CPU tensor of gi's dtype");
+  }
+  TORCH_CHECK(zone_p >= 0 && zone_p < 1, "zoneout_p must be in [0, 1), got ", zone_p);
+}
+
 std::vector<at::Tensor> forward(const at::Tensor& gi_, const at::Tensor& h0_,
                                 const c10::optional<at::Tensor>& w_,
                                 const c10::optional<at::Tensor>& b_hn_,
                                 const c10::optional<at::Tensor>& lengths, int64_t kind,
-                                bool reset_after, bool read_state, bool save) {
+                                bool reset_after, bool read_state, bool save,
+                                const c10::optional<at::Tensor>& mask_,
+                                const c10::optional<at::Tensor>& zone_, double zone_p) {
   check_inputs(gi_, h0_, kind);
   at::Tensor gi = gi_.contiguous(), h0 = h0_.contiguous();
   at::Tensor w = optional_contiguous(w_), b_hn = optional_contiguous(b_hn_);
+  at::Tensor mask = optional_contiguous(mask_), zone = optional_contiguous(zone_);
   Problem p = make_problem(gi, w, lengths, kind, reset_after, read_state, h0.size(1));
   TORCH_CHECK(!b_hn.defined() || (b_hn.dim() == 1 && b_hn.size(0) == p.H),
               "bias_hn must be (H=", p.H, "), got ", b_hn.sizes());
+  check_regularisers(p, gi, mask, zone, zone_p);
   at::NoGradGuard no_grad;
   return AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "grukit_forward", [&] {
-    return forward_impl<scalar_t>(gi, h0, w, b_hn, p, save);
+    return forward_impl<scalar_t>(gi, h0, w, b_hn, p, save, mask, zone, zone_p);
   });
 }
 
@@ -776,14 +913,19 @@ std::vector<at::Tensor> backward(const at::Tensor& grad_output, const at::Tensor
                                  const at::Tensor& gi_, const c10::optional<at::Tensor>& w_,
                                  const c10::optional<at::Tensor>& lengths,
                                  const at::Tensor& states, const at::Tensor& saved, int64_t kind,
-                                 bool reset_after, bool read_state, bool has_bias) {
+                                 bool reset_after, bool read_state, bool has_bias,
+                                 const c10::optional<at::Tensor>& mask_,
+                                 const c10::optional<at::Tensor>& zone_, double zone_p) {
   at::Tensor gi = gi_.contiguous(), w = optional_contiguous(w_);
+  at::Tensor mask = optional_contiguous(mask_), zone = optional_contiguous(zone_);
   check_inputs(gi, grad_h_n, kind);
   Problem p = make_problem(gi, w, lengths, kind, reset_after, read_state, grad_h_n.size(1));
+  check_regularisers(p, gi, mask, zone, zone_p);
   at::NoGradGuard no_grad;
   return AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "grukit_backward", [&] {
     return backward_impl<scalar_t>(grad_output.contiguous(), grad_h_n.contiguous(), gi, w, p,
-                                   has_bias, states.contiguous(), saved.contiguous());
+                                   has_bias, states.contiguous(), saved.contiguous(), mask, zone,
+                                   zone_p);
   });
 }
 
@@ -832,7 +974,8 @@ at::Tensor stream_step(const at::Tensor& x_, const at::Tensor& h_,
               wih_t.data_ptr<T>(), gi_width, beta, gi, gi_width);
     }
     at::Tensor h_next = at::empty({B, H}, x.options());
-    ForwardStep<T> s{p, gi, h.data_ptr<T>(), h_next.data_ptr<T>(), out, sv, scratch,
+    ForwardStep<T> s{p, gi, h.data_ptr<T>(), h.data_ptr<T>(), h_next.data_ptr<T>(), out, sv,
+                     scratch,
                      whh_t.defined() ? whh_t.data_ptr<T>() : nullptr,
                      b_hn.defined() ? b_hn.data_ptr<T>() : nullptr, 0};
     forward_step(s);
