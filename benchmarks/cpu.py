@@ -10,7 +10,9 @@ machine's state. float32, --threads threads (default 2) for torch and ONNX Runti
 Tables: inference and training (forward + backward of a weighted sum of output and h_n)
 per config (batch, seq_len, input, hidden) with ratios peer / grukit (> 1: grukit faster)
 and grukit's achieved GFLOP/s against this machine's measured large-matmul rate; each
-variant's time relative to grukit's `gru`; streaming latency per step at batch 1.
+variant's time relative to grukit's `gru`; each regulariser's training time against the
+plain fused path, plain torch.nn.GRU and the unfused loop Keras falls back to; streaming
+latency per step at batch 1.
 """
 
 from __future__ import annotations
@@ -27,6 +29,23 @@ import grukit
 
 CONFIGS = [(1, 1000, 64, 128), (32, 100, 64, 256), (64, 200, 128, 512), (128, 50, 32, 64)]
 SMOKE_CONFIGS = [(1, 20, 8, 16), (4, 10, 8, 16)]
+REGULARISER_CONFIGS = [(32, 100, 64, 256), (64, 200, 128, 512)]
+REGULARISERS = [
+    ("recurrent_dropout=0.25", {"recurrent_dropout": 0.25}),
+    ("zoneout=0.1", {"zoneout": 0.1}),
+    ("weight_dropout=0.5", {"weight_dropout": 0.5}),
+    ("input_dropout=0.3 locked", {"input_dropout": 0.3, "dropout_mode": "locked"}),
+    (
+        "all four",
+        {
+            "recurrent_dropout": 0.25,
+            "zoneout": 0.1,
+            "weight_dropout": 0.5,
+            "input_dropout": 0.3,
+            "dropout_mode": "locked",
+        },
+    ),
+]
 VARIANT_FORMS = [
     ("gru", {}),
     ("gru reset_after=False", {"reset_after": False}),
@@ -154,6 +173,74 @@ def compare_variants(config, repeats: int) -> dict:
         {n: training_step(m, x, weights) for n, m in layers.items()}, repeats
     )
     return {"config": config, "inference": inference, "training": training}
+
+
+class UnfusedRecurrentDropout(torch.nn.Module):
+    """What Keras does with ``recurrent_dropout``: leave the fused path for a per-step loop
+    over a cell whose recurrent matmul reads the masked state (one mask per sequence)."""
+
+    def __init__(self, gru: torch.nn.GRU, p: float) -> None:
+        super().__init__()
+        self.cell = torch.nn.GRUCell(gru.input_size, gru.hidden_size)
+        self.p = p
+
+    def forward(self, x):
+        w_ih, w_hh = self.cell.weight_ih, self.cell.weight_hh
+        b_ih, b_hh = self.cell.bias_ih, self.cell.bias_hh
+        gi = torch.nn.functional.linear(x, w_ih, b_ih)  # all steps in one GEMM, as Keras
+        h = x.new_zeros(x.shape[1], self.cell.hidden_size)
+        mask = torch.empty_like(h).bernoulli_(1 - self.p) / (1 - self.p)
+        outputs = []
+        for gi_t in gi.unbind(0):
+            gh = torch.nn.functional.linear(h * mask, w_hh, b_hh)
+            r, z, n = gi_t.chunk(3, -1)
+            hr, hz, hn = gh.chunk(3, -1)
+            r, z = torch.sigmoid(r + hr), torch.sigmoid(z + hz)
+            n = torch.tanh(n + r * hn)
+            h = (1 - z) * n + z * h
+            outputs.append(h)
+        return torch.stack(outputs), h[None]
+
+
+def compare_regularisers(config, repeats: int) -> dict:
+    """Training time of each regulariser on the fused path against the plain fused path,
+    plain torch.nn.GRU and the unfused per-step loop Keras falls back to."""
+    batch, steps, inputs, hidden = config
+    torch.manual_seed(0)
+    x = torch.randn(steps, batch, inputs)
+    weights = torch.randn(steps, batch, hidden)
+    torch_gru = torch.nn.GRU(inputs, hidden)
+    layers = {"plain": grukit.GRU(inputs, hidden, backend="fused")}
+    layers.update(
+        {name: grukit.GRU(inputs, hidden, backend="fused", **kw) for name, kw in REGULARISERS}
+    )
+    candidates = {name: training_step(layer, x, weights) for name, layer in layers.items()}
+    candidates["torch.nn.GRU (plain)"] = training_step(torch_gru, x, weights)
+    candidates["unfused loop, recurrent dropout"] = training_step(
+        UnfusedRecurrentDropout(torch_gru, 0.25), x, weights
+    )
+    return {"config": config, "training": interleaved_medians(candidates, repeats)}
+
+
+def regulariser_rows(results: list[dict]) -> list[str]:
+    lines = [
+        "Regularisers, training (forward + backward), time relative to grukit's plain fused "
+        "path (target: at most 1.15) and torch.nn.GRU's time / this one (> 1: faster than "
+        "plain torch.nn.GRU):",
+        "| config | regulariser | grukit | vs plain grukit | plain torch.nn.GRU / this |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for result in results:
+        times = result["training"]
+        plain, peer = times["plain"], times["torch.nn.GRU (plain)"]
+        for name, seconds in times.items():
+            if name in ("plain", "torch.nn.GRU (plain)"):
+                continue
+            lines.append(
+                f"| {tuple(result['config'])} | {name} | {format_time(seconds)} "
+                f"| {seconds / plain:.2f} | {peer / seconds:.2f} |"
+            )
+    return lines
 
 
 def compare_streaming(
@@ -291,6 +378,12 @@ def main(argv: list[str] | None = None) -> dict:
     variants = compare_variants(configs[1], repeats)
     print()
     print("\n".join(variant_rows(variants)))
+    regularisers = [
+        compare_regularisers(config, repeats)
+        for config in (configs if args.smoke else REGULARISER_CONFIGS)
+    ]
+    print()
+    print("\n".join(regulariser_rows(regularisers)))
     streaming = compare_streaming(
         8 if args.smoke else 64,
         16 if args.smoke else 256,
@@ -309,7 +402,13 @@ def main(argv: list[str] | None = None) -> dict:
         )
     )
     print(f"\n({time.perf_counter() - started:.0f} s)")
-    results = {"peers": peers, "variants": variants, "streaming": streaming, "peak_gflops": peak}
+    results = {
+        "peers": peers,
+        "variants": variants,
+        "regularisers": regularisers,
+        "streaming": streaming,
+        "peak_gflops": peak,
+    }
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(results, handle, indent=2)

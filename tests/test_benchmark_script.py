@@ -28,3 +28,6 @@ def test_benchmark_smoke(capsys):
     }
     assert set(results["streaming"]) >= {"grukit Stream", "torch.nn.GRUCell"}
     assert all(seconds > 0 for seconds in results["variants"]["training"].values())
+    regularisers = results["regularisers"][0]["training"]
+    assert {"plain", "zoneout=0.1", "unfused loop, recurrent dropout"} <= set(regularisers)
+    assert "| zoneout=0.1 |" in printed
