@@ -6,7 +6,10 @@ Backends (each a recurrence plugged into ``run_sequence``):
 - ``"fused"``: the C++ CPU kernels (kernels/cpu/); float32 and float64 on CPU.
 
 ``"auto"`` takes the fused backend where it applies and falls back to the reference
-otherwise; when the fused extension cannot be built it warns once and says why.
+otherwise; when the fused extension cannot be built it warns once and says why. While
+``torch.onnx.export`` runs, every backend is the reference: its plain aten ops export, the
+fused custom ops have no ONNX translation (``torch.export.export`` keeps them: they trace
+through their fake implementations).
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ def choose_backend(requested: str, device: torch.device, dtype: torch.dtype) -> 
     check_backend(requested)
     if requested == "reference":
         return BackendChoice("reference", REFERENCE_KERNELS, "asked for backend='reference'")
+    if torch.onnx.is_in_onnx_export():
+        # The fused custom ops have no ONNX translation; the reference is plain aten ops.
+        return BackendChoice(
+            "reference", REFERENCE_KERNELS, "exporting to ONNX: the reference loop's aten ops"
+        )
     supported = device.type == "cpu" and dtype in FUSED_DTYPES
     if requested == "fused" and not supported:
         raise ValueError(
