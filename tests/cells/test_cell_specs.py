@@ -99,9 +99,14 @@ def test_initialisation_follows_torch():
             r"reset_after: got 'yes', wanted True, False or None",
         ),
         (
-            {"variant": "gru", "norm": "layer"},
+            {"variant": "mingru", "norm": "layer"},
             ValueError,
-            r"norm: got 'layer' for variant 'gru'; wanted None",
+            r"norm: got 'layer' for variant 'mingru'; wanted None",
+        ),
+        (
+            {"variant": "mgu", "norm": "batch"},
+            ValueError,
+            r"norm: got 'batch' for variant 'mgu'; wanted None or 'layer'",
         ),
         (
             {"variant": "ligru", "norm": "group"},

@@ -7,11 +7,19 @@ to a spec; ``VARIANTS`` lists the names. Equations: each module's docstring and
 
 from __future__ import annotations
 
+import dataclasses
+
 from grukit.cells.gru import gru_family_spec
 from grukit.cells.ligru import NORMS, ligru_spec
 from grukit.cells.mgu import MGU
 from grukit.cells.mingru import MINGRU
-from grukit.cells.spec import BUFFER_ROLES, PARAMETER_ROLES, CellSpec, Params
+from grukit.cells.spec import (
+    BUFFER_ROLES,
+    PARAMETER_ROLES,
+    CellSpec,
+    Params,
+    layer_normalised_projection,
+)
 
 VARIANTS: tuple[str, ...] = ("gru", "gru1", "gru2", "gru3", "mgu", "ligru", "mingru")
 """Every variant grukit implements, in the order of the docs."""
@@ -28,7 +36,11 @@ def cell_spec(variant: str, reset_after: bool | None = None, norm: str | None = 
         reset_after: for ``gru``/``gru1``/``gru2``/``gru3``: apply the reset gate after the
             recurrent matmul (True, the default: torch.nn.GRU's form) or before it (False,
             Cho et al. 2014). Must be None for the other variants, which have no such choice.
-        norm: for ``ligru``: ``"batch"`` (default) or ``"layer"``. Must be None otherwise.
+        norm: for ``ligru``: ``"batch"`` (default) or ``"layer"`` on its input projection.
+            For the gru family and ``mgu``: None, or ``"layer"``: layer normalisation of
+            the input projection and of the recurrent projection, per gate block, each
+            with its own gain (``norm_weight``, ``norm_weight_hh``), the cell's biases as
+            the shifts (Ba et al. 2016; the form of Haste's LayerNormGRU). Not ``mingru``.
     """
     if not isinstance(variant, str) or variant not in VARIANTS:
         raise ValueError(f"variant: got {variant!r}, wanted one of {', '.join(VARIANTS)}")
@@ -39,12 +51,15 @@ def cell_spec(variant: str, reset_after: bool | None = None, norm: str | None = 
             f"reset_after: got {reset_after!r} for variant {variant!r}, which has no reset "
             f"gate to place; wanted None (reset_after applies to {', '.join(RESET_GATED)})"
         )
-    if norm is not None and variant != "ligru":
-        raise ValueError(
-            f"norm: got {norm!r} for variant {variant!r}; wanted None (norm applies to ligru)"
-        )
+    if variant == "mingru" and norm is not None:
+        raise ValueError(f"norm: got {norm!r} for variant 'mingru'; wanted None")
+    if variant in (*RESET_GATED, "mgu") and norm not in (None, "layer"):
+        raise ValueError(f"norm: got {norm!r} for variant {variant!r}; wanted None or 'layer'")
     if variant in RESET_GATED:
-        return gru_family_spec(variant, True if reset_after is None else reset_after)
+        spec = gru_family_spec(variant, True if reset_after is None else reset_after)
+        return spec if norm is None else layer_normalised(spec)
+    if variant == "mgu" and norm == "layer":
+        return layer_normalised(MGU)
     if variant == "ligru":
         norm = "batch" if norm is None else norm
         if norm not in NORMS:
@@ -62,3 +77,15 @@ __all__ = [
     "Params",
     "cell_spec",
 ]
+
+
+def layer_normalised(spec: CellSpec) -> CellSpec:
+    """``spec`` with layer norm on its input and recurrent projections (see cell_spec)."""
+    return dataclasses.replace(
+        spec,
+        norm="layer",
+        norm_shift=False,
+        norm_recurrent=True,
+        project_input=layer_normalised_projection,
+        equations=spec.equations + "; W_i x and W_h h layer-normalised per gate (gains g_i, g_h)",
+    )

@@ -47,7 +47,7 @@ import functools
 import torch
 from torch import Tensor
 
-from grukit.cells.spec import CellSpec, Params, recurrent_input
+from grukit.cells.spec import CellSpec, Params, recurrent_input, recurrent_matmul
 
 
 def gated_step(
@@ -67,7 +67,6 @@ def gated_step(
     gates read the input, else n only. ``record``, if given, receives the gates r and z.
     """
     H = h.shape[-1]
-    W_hh = params["weight_hh"]
     b_hh = params.get("bias_hh")
     h_read = recurrent_input(h, params)  # what the matmuls see; the update keeps h
 
@@ -84,18 +83,16 @@ def gated_step(
             b_hn = b_hh
 
     gate_state = n_state = None
+    n_rows = slice(2 * H, 3 * H) if gates_read_state else slice(0, H)  # W_hn in weight_hh
     if gates_read_state:
-        W_hn = W_hh[2 * H :]
         if reset_after:
             # One GEMM for all three gates: [W_hr h, W_hz h, W_hn h].
-            gh = h_read @ W_hh.T
+            gh = recurrent_matmul(params, h_read, slice(None))
             gate_state, n_state = gh[:, : 2 * H], gh[:, 2 * H :]
         else:
-            gate_state = h_read @ W_hh[: 2 * H].T
-    else:
-        W_hn = W_hh
-        if reset_after:
-            n_state = h_read @ W_hn.T
+            gate_state = recurrent_matmul(params, h_read, slice(0, 2 * H))
+    elif reset_after:
+        n_state = recurrent_matmul(params, h_read, n_rows)
 
     terms = [t for t in (gate_input, gate_state, gate_bias) if t is not None]
     gate_pre = sum(terms[1:], terms[0]) if terms else h.new_zeros(2 * H)
@@ -108,7 +105,7 @@ def gated_step(
             n_state = n_state + b_hn
         n = torch.tanh(n_input + r * n_state)
     else:
-        n = torch.tanh(n_input + (r * h_read) @ W_hn.T)
+        n = torch.tanh(n_input + recurrent_matmul(params, r * h_read, n_rows))
     return n + z * (h - n)
 
 

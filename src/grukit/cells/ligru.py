@@ -28,9 +28,16 @@ import functools
 import torch
 from torch import Tensor
 
-from grukit.cells.spec import CellSpec, Linear, Params, recurrent_input
+from grukit.cells.spec import (
+    NORM_EPS,
+    CellSpec,
+    Linear,
+    Params,
+    layer_norm_blocks,
+    recurrent_input,
+    recurrent_matmul,
+)
 
-NORM_EPS = 1e-5
 BATCH_NORM_MOMENTUM = 0.1
 NORMS = ("batch", "layer")
 
@@ -50,11 +57,7 @@ def normalised_projection(
     """
     a = linear(x, params["weight_ih"], None)
     if norm == "layer":
-        T, B, width = a.shape
-        per_gate = a.reshape(T, B, 2, width // 2)
-        mean = per_gate.mean(-1, keepdim=True)
-        var = per_gate.var(-1, unbiased=False, keepdim=True)
-        a_hat = ((per_gate - mean) * torch.rsqrt(var + NORM_EPS)).reshape(T, B, width)
+        a_hat = layer_norm_blocks(a, a.shape[-1] // 2)
     else:
         running_mean, running_var = params["norm_running_mean"], params["norm_running_var"]
         if training:
@@ -83,7 +86,7 @@ def ligru_step(gi: Tensor, h: Tensor, params: Params, record: dict | None = None
     """One step: gi (B, 2H) = [N_z(W_iz x), N_n(W_in x)], h (B, H) -> h' (B, H).
     ``record``, if given, receives the gate z."""
     H = h.shape[-1]
-    gh = recurrent_input(h, params) @ params["weight_hh"].T
+    gh = recurrent_matmul(params, recurrent_input(h, params), slice(None))
     z = torch.sigmoid(gi[:, :H] + gh[:, :H])
     if record is not None:
         record.update(z=z)

@@ -16,19 +16,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from grukit.cells.spec import CellSpec, Params, recurrent_input
+from grukit.cells.spec import CellSpec, Params, recurrent_input, recurrent_matmul
 
 
 def mgu_step(gi: Tensor, h: Tensor, params: Params, record: dict | None = None) -> Tensor:
     """One step: gi (B, 2H) = [W_if x + b_f, W_in x + b_n], h (B, H) -> h' (B, H).
     ``record``, if given, receives the gate f."""
     H = h.shape[-1]
-    W_hh = params["weight_hh"]
     h_read = recurrent_input(h, params)
-    f = torch.sigmoid(gi[:, :H] + h_read @ W_hh[:H].T)
+    f = torch.sigmoid(gi[:, :H] + recurrent_matmul(params, h_read, slice(0, H)))
     if record is not None:
         record.update(f=f)
-    n = torch.tanh(gi[:, H:] + (f * h_read) @ W_hh[H:].T)
+    n = torch.tanh(gi[:, H:] + recurrent_matmul(params, f * h_read, slice(H, 2 * H)))
     return h + f * (n - h)
 
 

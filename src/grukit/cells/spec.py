@@ -17,7 +17,9 @@ role                  shape           meaning
 ``bias_ih``           (B_i*H,)        added to the input projection
 ``bias_hh``           (B_h*H,)        added on the recurrent side (see each variant)
 ``norm_weight``       (G_i*H,)        scale of the normalised input projection
-``norm_bias``         (G_i*H,)        shift of the normalised input projection
+``norm_bias``         (G_i*H,)        shift of the normalised input projection (ligru)
+``norm_weight_hh``    (G_h*H,)        scale of the normalised recurrent projection
+                                      (layer norm of the gru family and mgu)
 ====================  ==============  =============================================
 
 Buffers (batch norm only): ``norm_running_mean``, ``norm_running_var`` (G_i*H,).
@@ -57,7 +59,16 @@ ProjectInput = Callable[..., Tensor]
 # given, receives the step's gate activations by letter ("r", "z", "f"), each (B, H).
 Step = Callable[..., Tensor]
 
-PARAMETER_ROLES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "norm_weight", "norm_bias")
+PARAMETER_ROLES = (
+    "weight_ih",
+    "weight_hh",
+    "bias_ih",
+    "bias_hh",
+    "norm_weight",
+    "norm_bias",
+    "norm_weight_hh",
+)
+NORM_EPS = 1e-5
 REGULARISER_ROLES = ("recurrent_mask", "zoneout")
 
 
@@ -65,6 +76,42 @@ def recurrent_input(h: Tensor, params: Params) -> Tensor:
     """The state the recurrent matmuls read: ``h``, or ``m (.) h`` with recurrent dropout."""
     mask = params.get("recurrent_mask")
     return h if mask is None else h * mask
+
+
+def layer_norm_blocks(a: Tensor, width: int) -> Tensor:
+    """(a - mu) / sqrt(var + eps) over each block of ``width`` features of the last axis
+    (one block per gate), without scale or shift."""
+    blocks = a.unflatten(-1, (-1, width))
+    mean = blocks.mean(-1, keepdim=True)
+    var = blocks.var(-1, unbiased=False, keepdim=True)
+    return ((blocks - mean) * torch.rsqrt(var + NORM_EPS)).flatten(-2)
+
+
+def recurrent_matmul(params: Params, inputs: Tensor, rows: slice) -> Tensor:
+    """``inputs W_hh[rows]^T``: the recurrent projection of the gates in ``rows``; with
+    ``norm_weight_hh`` (layer norm), each gate's block normalised and scaled,
+    ``g (.) LN(inputs W^T)`` (Ba et al. 2016)."""
+    out = inputs @ params["weight_hh"][rows].T
+    gain = params.get("norm_weight_hh")
+    if gain is None:
+        return out
+    return layer_norm_blocks(out, inputs.shape[-1]) * gain[rows]
+
+
+def layer_normalised_projection(
+    x: Tensor,
+    params: Params,
+    valid: Tensor | None,
+    training: bool,
+    linear: Linear = torch.nn.functional.linear,
+) -> Tensor:
+    """``g (.) LN(x W_ih^T) + b_ih`` per gate block, all steps at once: the input side of a
+    layer-normalised gru-family or mgu cell, whose ``bias_ih`` is the shift."""
+    a = linear(x, params["weight_ih"], None)
+    hidden = params["weight_hh"].shape[1]
+    a = layer_norm_blocks(a, hidden) * params["norm_weight"]
+    bias = params.get("bias_ih")
+    return a if bias is None else a + bias
 
 
 BUFFER_ROLES = ("norm_running_mean", "norm_running_var")
@@ -103,6 +150,10 @@ class CellSpec:
         project_input: ``(x, params, valid, training, linear=F.linear) -> gi``, all steps
             at once; ``linear`` is the backend's GEMM with bias.
         equations: the variant's equations, for documentation and ``explain()``.
+        norm_shift: the normalisation has its own shift ``norm_bias`` (ligru); without
+            it the cell's biases shift the normalised projections (gru family, mgu).
+        norm_recurrent: the recurrent projection is layer-normalised too
+            (``norm_weight_hh``; gru family and mgu with ``norm="layer"``).
     """
 
     name: str
@@ -117,6 +168,8 @@ class CellSpec:
     update_keeps: bool
     project_input: ProjectInput = linear_projection
     equations: str = ""
+    norm_shift: bool = True
+    norm_recurrent: bool = False
 
     def parameter_shapes(
         self, input_size: int, hidden_size: int, bias: bool = True
@@ -132,8 +185,10 @@ class CellSpec:
             shapes["bias_hh"] = (len(self.bias_hh_gates) * H,)
         if self.norm is not None:
             shapes["norm_weight"] = (len(self.input_gates) * H,)
-            if bias:
+            if bias and self.norm_shift:
                 shapes["norm_bias"] = (len(self.input_gates) * H,)
+        if self.norm_recurrent:
+            shapes["norm_weight_hh"] = (len(self.hidden_gates) * H,)
         return shapes
 
     def buffer_shapes(self, hidden_size: int) -> dict[str, tuple[int, ...]]:
@@ -154,7 +209,7 @@ class CellSpec:
         bound = 1.0 / math.sqrt(hidden_size)
         with torch.no_grad():
             for role, tensor in params.items():
-                if role in ("norm_weight", "norm_running_var"):
+                if role in ("norm_weight", "norm_weight_hh", "norm_running_var"):
                     tensor.fill_(1.0)
                 elif role in ("norm_bias", "norm_running_mean"):
                     tensor.zero_()

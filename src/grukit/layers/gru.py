@@ -11,6 +11,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from grukit.cells import CellSpec, Params, cell_spec
 from grukit.kernels import BackendChoice, choose_backend, run_sequence
 from grukit.kernels.dispatch import check_backend
+from grukit.kernels.reference import REFERENCE_KERNELS
 from grukit.layers.cell_tensors import gather_cell_tensors, register_cell_tensors
 from grukit.layers.checks import (
     check_bool,
@@ -199,7 +200,13 @@ class GRU(nn.Module):
     def backend_choice(self, input: Tensor | None = None) -> BackendChoice:
         """The backend that runs ``input`` (by default: input like the parameters), and why."""
         like = self.weight_ih_l0 if input is None else input
-        return choose_backend(self.backend, like.device, like.dtype)
+        choice = choose_backend(self.backend, like.device, like.dtype)
+        if choice.name == "reference" or not self.spec.norm_recurrent:
+            return choice
+        reason = "layer norm of the recurrent projection runs on the reference loop (fused: next)"
+        if self.backend == "fused":
+            raise ValueError(f"backend='fused': {reason}; use backend='auto'")
+        return BackendChoice("reference", REFERENCE_KERNELS, f"auto: {reason}")
 
     def explain(self) -> str:
         """Which variant, which equations, which backend and why, in a few lines."""
