@@ -19,6 +19,7 @@ from grukit.models.heads import PooledReadout, StepReadout, check_pooling
 MODELS = ("rnn", "lstm", *VARIANTS)
 HEADS = ("step", "pooled")
 REGULARISER_DEFAULTS = {
+    "norm": None,
     "input_dropout": 0.0,
     "dropout_mode": "step",
     "recurrent_dropout": 0.0,
@@ -28,7 +29,7 @@ REGULARISER_DEFAULTS = {
 REGULARISERS = tuple(REGULARISER_DEFAULTS)
 # Model options that change what the weights mean: two models that differ in one of them
 # may still have tensors of the same shapes (reset before or after the matmul, say).
-ARCHITECTURE_OPTIONS = ("model", "reset_after", "bidirectional", "pooling")
+ARCHITECTURE_OPTIONS = ("model", "reset_after", "bidirectional", "pooling", "norm")
 
 
 @dataclass
@@ -50,6 +51,11 @@ class ModelConfig:
     )
     pooling: str = option(
         "last", "sequence-level tasks: the state after each sequence's last step, or mean"
+    )
+    norm: str | None = option(
+        None,
+        "ligru: batch (default) or layer on its input projection; gru family and mgu: layer "
+        "(input and recurrent projections)",
     )
     input_dropout: float = option(0.0, "grukit variants: dropout on the first layer's input")
     dropout_mode: str = option(
