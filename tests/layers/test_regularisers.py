@@ -33,6 +33,15 @@ def weights_of(gru: grukit.GRU):
     return (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
 
 
+def hand_loop(x: torch.Tensor, step) -> torch.Tensor:
+    """States (T, B, H) of ``h = step(t, h)`` from zeros."""
+    h, states = torch.zeros(B, H), []
+    for t in range(x.shape[0]):
+        h = step(t, h)
+        states.append(h)
+    return torch.stack(states)
+
+
 def test_recurrent_dropout_masks_what_the_matmuls_read():
     """W_hh (m (.) h): one mask per sequence for all steps, the update reading h itself."""
     gru = layer(recurrent_dropout=0.4).train()
@@ -41,11 +50,8 @@ def test_recurrent_dropout_masks_what_the_matmuls_read():
     output = gru(x)[0]
     torch.manual_seed(7)
     mask = torch.empty(B, H).bernoulli_(0.6) / 0.6  # drawn as the layer draws it
-    h, expected = torch.zeros(B, H), []
-    for t in range(T):
-        h = gru_step(x[t], h, h * mask, weights_of(gru))
-        expected.append(h)
-    torch.testing.assert_close(output, torch.stack(expected))
+    expected = hand_loop(x, lambda t, h: gru_step(x[t], h, h * mask, weights_of(gru)))
+    torch.testing.assert_close(output, expected)
     assert (mask == 0).any()  # the draw did drop units
 
 
@@ -56,18 +62,14 @@ def test_zoneout_keeps_units_in_training_and_mixes_in_eval():
     output = gru(x)[0]
     torch.manual_seed(3)
     keep = torch.empty(T, B, H).bernoulli_(0.3)
-    h, expected = torch.zeros(B, H), []
-    for t in range(T):
-        candidate = gru_step(x[t], h, h, weights_of(gru))
-        h = keep[t] * h + (1 - keep[t]) * candidate
-        expected.append(h)
-    torch.testing.assert_close(output, torch.stack(expected))
+
+    def zoned(t, h):
+        return keep[t] * h + (1 - keep[t]) * gru_step(x[t], h, h, weights_of(gru))
+
+    torch.testing.assert_close(output, hand_loop(x, zoned))
     gru.eval()
-    h, expected = torch.zeros(B, H), []
-    for t in range(T):
-        h = 0.3 * h + 0.7 * gru_step(x[t], h, h, weights_of(gru))
-        expected.append(h)
-    torch.testing.assert_close(gru(x)[0], torch.stack(expected))
+    expected = hand_loop(x, lambda t, h: 0.3 * h + 0.7 * gru_step(x[t], h, h, weights_of(gru)))
+    torch.testing.assert_close(gru(x)[0], expected)
 
 
 def test_weight_dropout_is_one_mask_per_forward_call():
@@ -77,12 +79,9 @@ def test_weight_dropout_is_one_mask_per_forward_call():
     output = gru(x)[0]
     torch.manual_seed(11)
     dropped = nn.functional.dropout(gru.weight_hh_l0, 0.5, training=True)
-    h, expected = torch.zeros(B, H), []
     w_ih, _, b_ih, b_hh = weights_of(gru)
-    for t in range(T):
-        h = gru_step(x[t], h, h, (w_ih, dropped, b_ih, b_hh))
-        expected.append(h)
-    torch.testing.assert_close(output, torch.stack(expected))
+    expected = hand_loop(x, lambda t, h: gru_step(x[t], h, h, (w_ih, dropped, b_ih, b_hh)))
+    torch.testing.assert_close(output, expected)
 
 
 def test_locked_dropout_is_one_mask_per_sequence():
