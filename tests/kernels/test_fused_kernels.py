@@ -112,10 +112,42 @@ def test_gradcheck_through_op(config):
         full = list(args)
         for i, leaf in zip(tensors, leaves):
             full[i] = leaf
-        output, h_n, _, _ = ops.recurrence(*full)
+        output, h_n = ops.recurrence(*full)[:2]
         return output, h_n
 
     assert torch.autograd.gradcheck(run, [args[i] for i in tensors], eps=1e-6, atol=1e-7)
+
+
+def regularised_arguments(config):
+    """op_arguments with a recurrent-dropout mask, zoneout keeps and, for the reset-after
+    gated kind, a layer-norm gain (a leaf)."""
+    args = op_arguments(config)
+    gi, kind, reset_after = args[0], args[5], args[6]
+    steps, batch = gi.shape[:2]
+    mask = torch.bernoulli(torch.full((batch, 4), 0.7, dtype=torch.float64)) / 0.7
+    keeps = torch.bernoulli(torch.full((steps, batch, 4), 0.2, dtype=torch.float64))
+    gain = None
+    if kind == fused.KIND_GATED and reset_after:
+        rows = args[2].shape[0]
+        gain = torch.empty(rows, dtype=torch.float64).uniform_(0.5, 1.5).requires_grad_()
+    if kind == fused.KIND_MINGRU:
+        mask = None  # no recurrent matrix
+    return (*args, mask, keeps, 0.0, gain)
+
+
+@pytest.mark.parametrize("config", VARIANT_CONFIGS, ids=config_id)
+def test_opcheck_and_gradcheck_with_regularisers(config):
+    args = regularised_arguments(config)
+    torch.library.opcheck(ops.recurrence, args)
+    leaves = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.requires_grad]
+
+    def run(*values):
+        full = list(args)
+        for i, value in zip(leaves, values):
+            full[i] = value
+        return tuple(ops.recurrence(*full)[:2])
+
+    assert torch.autograd.gradcheck(run, [args[i] for i in leaves], eps=1e-6, atol=1e-7)
 
 
 def test_torch_compile_has_no_graph_break():

@@ -103,7 +103,7 @@ def test_parameter_counts_and_explain():
     normed = grukit.GRU(I, H, norm="layer")
     count = sum(p.numel() for p in normed.parameters())
     assert count == sum(p.numel() for p in plain.parameters()) + 3 * H + 3 * H
-    assert "layer norm of the recurrent projection runs on the reference loop" in normed.explain()
+    assert "backend: fused" in normed.explain()
 
 
 @pytest.mark.parametrize(
@@ -116,3 +116,49 @@ def test_parameter_counts_and_explain():
 def test_bad_norms(options, message):
     with pytest.raises(ValueError, match=message):
         grukit.GRU(I, H, **options)
+
+
+@pytest.mark.parametrize("variant", ["gru", "gru1", "gru2", "gru3"])
+def test_fused_equals_reference_for_the_reset_after_forms(variant):
+    """The reset-after gru family runs layer norm in the fused kernels: the same outputs,
+    final states and every gradient (the gains' too) as the reference loop, with two
+    layers, both directions, lengths and the regularisers' masks."""
+    options = dict(norm="layer", recurrent_dropout=0.2, zoneout=0.1)
+    results = []
+    for backend in ("reference", "fused"):
+        torch.manual_seed(0)
+        gru = grukit.GRU(I, H, 2, variant=variant, bidirectional=True, backend=backend, **options)
+        with torch.no_grad():
+            for name, parameter in gru.named_parameters():
+                if name.startswith("norm_weight"):
+                    parameter.uniform_(0.5, 1.5)
+        assert gru.backend_choice().name == backend
+        x = torch.randn(T, 3, I, requires_grad=True)
+        torch.manual_seed(5)
+        output, h_n = gru(x, lengths=[T, 2, 4])
+        (output.square().sum() + h_n.square().sum()).backward()
+        results.append([output, h_n, x.grad, *(p.grad for p in gru.parameters())])
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_fused_layer_norm_gradcheck():
+    torch.manual_seed(0)
+    gru = grukit.GRU(I, H, norm="layer", dtype=torch.float64, backend="fused")
+    x = torch.randn(4, B, I, dtype=torch.float64, requires_grad=True)
+    names = [n for n, _ in gru.named_parameters()]
+
+    def run(x, *weights):
+        with torch.nn.utils.stateless._reparametrize_module(gru, dict(zip(names, weights))):
+            return gru(x, lengths=[4, 2])[0]
+
+    assert torch.autograd.gradcheck(run, (x, *gru.parameters()), eps=1e-6, atol=1e-5)
+
+
+def test_forms_without_a_fused_layer_norm_say_so():
+    for options in ({"reset_after": False}, {"variant": "mgu"}):
+        gru = grukit.GRU(I, H, norm="layer", **options)
+        assert gru.backend_choice().name == "reference"
+        assert "this form runs on the reference loop" in gru.explain()
+    with pytest.raises(ValueError, match="backend='fused': layer norm"):
+        grukit.GRU(I, H, norm="layer", variant="mgu", backend="fused")(torch.randn(T, B, I))

@@ -45,7 +45,9 @@ class Stream:
         self._weight = weight
         self._zoneout = layer.zoneout
         choice = layer.backend_choice()
-        self.backend = choice.name
+        # The fused one-step kernel has no layer norm: such a cell steps in PyTorch.
+        fused_step = choice.name == "fused" and not layer.spec.norm_recurrent
+        self.backend = "fused" if fused_step else "reference"
         self._extension = None
         if self.backend == "fused":
             from grukit.kernels.cpu.build import load_extension

@@ -85,14 +85,15 @@ def fused_recurrence(
     kind, reset_after, read_state = kernel_flags(spec)
     bias_hn = candidate_bias(spec, params, hidden)
     gi = canonical_gated_input(spec, gi, params, hidden) if kind == KIND_GATED else gi
+    gain = params.get("norm_weight_hh")
     save = torch.is_grad_enabled() and any(
-        t is not None and t.requires_grad for t in (gi, h0, weight_hh, bias_hn)
+        t is not None and t.requires_grad for t in (gi, h0, weight_hh, bias_hn, gain)
     )
     cpu_lengths = None if lengths is None else lengths.cpu()
     zoneout = params.get("zoneout")
     zoneout_keeps = zoneout if isinstance(zoneout, Tensor) else None
     zoneout_p = float(zoneout) if zoneout is not None and zoneout_keeps is None else 0.0
-    output, h_n, _, _ = recurrence(
+    output, h_n, _, _, _ = recurrence(
         gi,
         h0,
         weight_hh,
@@ -105,6 +106,7 @@ def fused_recurrence(
         params.get("recurrent_mask"),
         zoneout_keeps,
         zoneout_p,
+        params.get("norm_weight_hh"),
     )
     return output, h_n
 

@@ -30,15 +30,18 @@ def recurrence(
     recurrent_mask: Tensor | None = None,
     zoneout: Tensor | None = None,
     zoneout_p: float = 0.0,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """gi (T, B, G*H), h0 (B, H) -> output (T, B, H), h_n (B, H), states, saved.
+    norm_weight_hh: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """gi (T, B, G*H), h0 (B, H) -> output (T, B, H), h_n (B, H), states, saved, ln_saved.
 
-    ``states`` (T+1, B, H) and ``saved`` (T, B, S*H) are what backward needs; with
-    ``save=False`` (inference) they are empty and nothing is kept. Regularisers:
-    ``recurrent_mask`` (B, H) multiplies the state the recurrent matmuls read; zoneout
-    keeps ``zoneout`` (T, B, H) (or the constant ``zoneout_p``) of the old state.
+    ``states`` (T+1, B, H), ``saved`` (T, B, S*H) and ``ln_saved`` (T, B, N + N/H; empty
+    without layer norm) are what backward needs; with ``save=False`` (inference) they are
+    empty and nothing is kept. Regularisers: ``recurrent_mask`` (B, H) multiplies the
+    state the recurrent matmuls read; zoneout keeps ``zoneout`` (T, B, H) (or the constant
+    ``zoneout_p``) of the old state; ``norm_weight_hh`` (N) layer-normalises the recurrent
+    projection per gate block (reset-after gated kind).
     """
-    output, h_n, states, saved = load_extension().forward(
+    output, h_n, states, saved, ln_saved = load_extension().forward(
         gi,
         h0,
         weight_hh,
@@ -51,8 +54,9 @@ def recurrence(
         recurrent_mask,
         zoneout,
         zoneout_p,
+        norm_weight_hh,
     )
-    return output, h_n, states, saved
+    return output, h_n, states, saved, ln_saved
 
 
 @recurrence.register_fake
@@ -69,6 +73,7 @@ def _recurrence_fake(
     recurrent_mask=None,
     zoneout=None,
     zoneout_p=0.0,
+    norm_weight_hh=None,
 ):
     steps, batch, _ = gi.shape
     hidden = h0.shape[1]
@@ -77,7 +82,12 @@ def _recurrence_fake(
         saved = gi.new_empty(steps, batch, SAVED_WIDTH[kind] * hidden)
     else:
         states, saved = gi.new_empty(0), gi.new_empty(0)
-    return gi.new_empty(steps, batch, hidden), gi.new_empty(batch, hidden), states, saved
+    ln_saved = gi.new_empty(0)
+    if save and norm_weight_hh is not None:
+        rows = norm_weight_hh.shape[0]
+        ln_saved = gi.new_empty(steps, batch, rows + rows // hidden)
+    output = gi.new_empty(steps, batch, hidden)
+    return output, gi.new_empty(batch, hidden), states, saved, ln_saved
 
 
 @torch.library.custom_op("grukit::recurrence_backward", mutates_args=())
@@ -96,9 +106,12 @@ def recurrence_backward(
     recurrent_mask: Tensor | None = None,
     zoneout: Tensor | None = None,
     zoneout_p: float = 0.0,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Gradients of gi, h0, weight_hh (empty when None) and bias_hn (empty when absent)."""
-    grad_gi, grad_h0, grad_w, grad_b = load_extension().backward(
+    ln_saved: Tensor | None = None,
+    norm_weight_hh: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Gradients of gi, h0, weight_hh (empty when None), bias_hn (empty when absent) and
+    norm_weight_hh (empty without layer norm)."""
+    grad_gi, grad_h0, grad_w, grad_b, grad_gain = load_extension().backward(
         grad_output,
         grad_h_n,
         gi,
@@ -113,8 +126,10 @@ def recurrence_backward(
         recurrent_mask,
         zoneout,
         zoneout_p,
+        ln_saved,
+        norm_weight_hh,
     )
-    return grad_gi, grad_h0, grad_w, grad_b
+    return grad_gi, grad_h0, grad_w, grad_b, grad_gain
 
 
 @recurrence_backward.register_fake
@@ -133,30 +148,37 @@ def _recurrence_backward_fake(
     recurrent_mask=None,
     zoneout=None,
     zoneout_p=0.0,
+    ln_saved=None,
+    norm_weight_hh=None,
 ):
     hidden = grad_h_n.shape[1]
     grad_w = torch.empty_like(weight_hh) if weight_hh is not None else gi.new_empty(0)
     grad_b = gi.new_empty(hidden) if has_bias else gi.new_empty(0)
-    return torch.empty_like(gi), torch.empty_like(grad_h_n), grad_w, grad_b
+    grad_gain = torch.empty_like(norm_weight_hh) if norm_weight_hh is not None else gi.new_empty(0)
+    return torch.empty_like(gi), torch.empty_like(grad_h_n), grad_w, grad_b, grad_gain
 
 
 def _setup_context(ctx, inputs, output):
     (gi, h0, weight_hh, bias_hn, lengths, kind, reset_after, read_state, save, *regularisers) = (
         inputs
     )
-    recurrent_mask, zoneout, zoneout_p = (*regularisers, None, None, 0.0)[:3]
-    _, _, states, saved = output
-    ctx.mark_non_differentiable(states, saved)
+    recurrent_mask, zoneout, zoneout_p, gain = (*regularisers, None, None, 0.0, None)[:4]
+    _, _, states, saved, ln_saved = output
+    ctx.mark_non_differentiable(states, saved, ln_saved)
     # No zero-filled gradients for states and saved (they are large and never used), nor
     # for an output the loss does not reach: backward gets None and handles it.
     ctx.set_materialize_grads(False)
-    ctx.save_for_backward(gi, weight_hh, lengths, states, saved, recurrent_mask, zoneout)
+    ctx.save_for_backward(
+        gi, weight_hh, lengths, states, saved, recurrent_mask, zoneout, ln_saved, gain
+    )
     ctx.flags = (kind, reset_after, read_state, bias_hn is not None, save, zoneout_p)
     ctx.inputs = len(inputs)
 
 
-def _backward(ctx, grad_output, grad_h_n, _grad_states, _grad_saved):
-    gi, weight_hh, lengths, states, saved, recurrent_mask, zoneout = ctx.saved_tensors
+def _backward(ctx, grad_output, grad_h_n, _grad_states, _grad_saved, _grad_ln_saved):
+    (gi, weight_hh, lengths, states, saved, recurrent_mask, zoneout, ln_saved, gain) = (
+        ctx.saved_tensors
+    )
     kind, reset_after, read_state, has_bias, save, zoneout_p = ctx.flags
     if not save:
         raise RuntimeError(
@@ -168,7 +190,7 @@ def _backward(ctx, grad_output, grad_h_n, _grad_states, _grad_saved):
         grad_output = gi.new_zeros(steps, batch, hidden)
     if grad_h_n is None:
         grad_h_n = gi.new_zeros(batch, hidden)
-    grad_gi, grad_h0, grad_w, grad_b = recurrence_backward(
+    grad_gi, grad_h0, grad_w, grad_b, grad_gain = recurrence_backward(
         grad_output,
         grad_h_n,
         gi,
@@ -183,14 +205,19 @@ def _backward(ctx, grad_output, grad_h_n, _grad_states, _grad_saved):
         recurrent_mask,
         zoneout,
         zoneout_p,
+        ln_saved if gain is not None else None,
+        gain,
     )
-    grads = (
+    grads = [
         grad_gi,
         grad_h0,
         grad_w if weight_hh is not None else None,
         grad_b if has_bias else None,
-    )
-    return grads + (None,) * (ctx.inputs - len(grads))  # the masks take no gradient
+    ]
+    grads += [None] * (ctx.inputs - len(grads))  # lengths, flags and masks: no gradient
+    if gain is not None:
+        grads[12] = grad_gain  # norm_weight_hh
+    return tuple(grads)
 
 
 recurrence.register_autograd(_backward, setup_context=_setup_context)

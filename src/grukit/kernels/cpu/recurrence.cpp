@@ -25,6 +25,9 @@
 //   zoneout: after the step, h_t = h~_t + k (.) (h_{t-1} - h~_t), k from (T, B, H) or one
 //     constant p; backward splits the state's gradient d into (1-k) d through the step
 //     and k d straight to h_{t-1}.
+// Layer norm of the recurrent projection (reset-after gated kind): gh = g (.) LN(h W^T)
+// per gate block of H, before b_hn; training saves LN's normalised values and 1/sigma
+// per block (T, B, N + N/H) for backward, which also returns the gain's gradient.
 #include <torch/extension.h>
 
 #include <ATen/Parallel.h>
@@ -57,8 +60,10 @@ struct Problem {
   std::vector<int64_t> len;  // per-row lengths
   int64_t kind;
   bool reset_after, read_state;
+  bool ln = false;  // layer norm of the recurrent projection
 
   bool valid(int64_t t, int64_t b) const { return t < len[b]; }
+  int64_t ln_width() const { return N + N / H; }  // saved per row: LN values, 1/sigma
 };
 
 Problem make_problem(const at::Tensor& gi, const at::Tensor& w, const c10::optional<at::Tensor>& lengths,
@@ -332,7 +337,38 @@ struct ForwardStep {
   const T* wt;        // (H, N): W transposed
   const T* b_hn;      // (H) or null
   int64_t t;
+  const T* gain = nullptr;  // (N) layer-norm gain of the recurrent projection, or null
+  T* ln = nullptr;          // (B, N + N/H) LN values and 1/sigma saved for backward, or null
 };
+
+// Layer norm in place over each block of H columns of the rows of a (B, N):
+// a = g (.) (a - mean) / sqrt(var + eps); with ``saved``, the normalised values and
+// 1/sigma of each row (row stride N + N/H) are kept for backward.
+template <typename T>
+void layer_norm_rows(int64_t B, int64_t N, int64_t H, T* a, const T* gain, T* saved) {
+  const int64_t blocks = N / H;
+  for_rows(B, N, [&](int64_t b) {
+    T* __restrict row = a + b * N;
+    for (int64_t k = 0; k < blocks; ++k) {
+      T* __restrict x = row + k * H;
+      const T* __restrict g = gain + k * H;
+      T mean = T(0);
+      for (int64_t j = 0; j < H; ++j) mean += x[j];
+      mean /= T(H);
+      T var = T(0);
+      for (int64_t j = 0; j < H; ++j) var += (x[j] - mean) * (x[j] - mean);
+      var /= T(H);
+      const T rstd = T(1) / std::sqrt(var + T(1e-5));
+      T* __restrict keep = saved ? saved + b * (N + blocks) + k * H : nullptr;
+      for (int64_t j = 0; j < H; ++j) {
+        const T xh = (x[j] - mean) * rstd;
+        if (keep) keep[j] = xh;
+        x[j] = xh * g[j];
+      }
+      if (saved) saved[b * (N + blocks) + N + k] = rstd;
+    }
+  });
+}
 
 // m (.) h into out (B, H): the state the recurrent matmuls read under recurrent dropout.
 template <typename T>
@@ -356,6 +392,7 @@ void gated_after_step(const ForwardStep<T>& s) {
   const Problem& p = s.p;
   const int64_t H = p.H, N = p.N;
   if (N) gemm<T>(false, false, p.B, N, H, s.read, H, s.wt, N, T(0), s.gh, N);
+  if (s.gain) layer_norm_rows<T>(p.B, N, H, s.gh, s.gain, s.ln);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return keep_state(s, b);
     gated_after_row<T, ReadState, HasBias>(H, s.gi + b * 3 * H, s.gh + b * N, s.b_hn,
@@ -480,7 +517,8 @@ void zoneout_rows(const Problem& p, int64_t t, const T* zone, T zone_p, const T*
 template <typename T>
 std::vector<at::Tensor> forward_impl(const at::Tensor& gi, const at::Tensor& h0, const at::Tensor& w,
                                      const at::Tensor& b_hn, const Problem& p, bool save,
-                                     const at::Tensor& mask, const at::Tensor& zone, double zone_p) {
+                                     const at::Tensor& mask, const at::Tensor& zone, double zone_p,
+                                     const at::Tensor& gain) {
   const int64_t T_ = p.T, B = p.B, H = p.H;
   auto opts = gi.options();
   at::Tensor output = allocate({T_, B, H}, opts);
@@ -490,6 +528,7 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& gi, const at::Tensor& h0,
   at::Tensor wt = w.defined() ? w.t().contiguous() : at::Tensor();
   states[0].copy_(h0);
 
+  at::Tensor ln_saved = save && p.ln ? allocate({T_, B, p.ln_width()}, opts) : at::empty({0}, opts);
   at::Tensor read = mask.defined() ? at::empty({B, H}, opts) : at::Tensor();
   const T* m = mask.defined() ? mask.data_ptr<T>() : nullptr;
   const T* zone_data = zone.defined() ? zone.data_ptr<T>() : nullptr;
@@ -510,19 +549,24 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& gi, const at::Tensor& h0,
       masked_state<T>(B, H, s.h, m, read.data_ptr<T>());
       s.read = read.data_ptr<T>();
     }
+    if (p.ln) {
+      s.gain = gain.data_ptr<T>();
+      s.ln = save ? ln_saved.data_ptr<T>() + t * B * p.ln_width() : nullptr;
+    }
     forward_step(s);
     if (zoneout) zoneout_rows<T>(p, t, zone_data, T(zone_p), s.h, s.hn, s.out);
   }
   if (p.active < T_) {
     output.narrow(0, p.active, T_ - p.active).zero_();
+    if (save && p.ln) ln_saved.narrow(0, p.active, T_ - p.active).zero_();
     if (save) {
       saved.narrow(0, p.active, T_ - p.active).zero_();
       for (int64_t t = p.active; t < T_; ++t) states[t + 1].copy_(states[p.active]);
     }
   }
   at::Tensor h_n = states[save ? p.active : p.active % 2].clone();
-  if (!save) return {output, h_n, at::empty({0}, opts), at::empty({0}, opts)};
-  return {output, h_n, states, saved};
+  if (!save) return {output, h_n, at::empty({0}, opts), at::empty({0}, opts), ln_saved};
+  return {output, h_n, states, saved, ln_saved};
 }
 
 // ----------------------------------------------------------------------------- backward
@@ -543,7 +587,54 @@ struct BackwardStep {
   T* scratch;      // (B, H)
   const T* w;      // (N, H)
   int64_t t;
+  const T* gain = nullptr;  // (N) layer-norm gain, or null
+  const T* ln = nullptr;    // (B, N + N/H) this step's saved LN values and 1/sigma
+  T* dgain = nullptr;       // (N) the gain's gradient, summed over the steps
+  T* db_hn = nullptr;       // (H) b_hn's gradient, summed over the steps (with layer norm)
 };
+
+// Backward of layer_norm_rows for one step: dy (B, N), the gradient of g (.) x^, becomes
+// in place the gradient of the projection before the norm,
+//   dx = (1/sigma) (dx^ - mean(dx^) - x^ mean(dx^ x^)),  dx^ = g (.) dy,
+// per block; the gain's gradient sum dy (.) x^ and b_hn's (the last H columns, added after
+// the norm) are summed first, row by row in order, so the result does not depend on the
+// thread count.
+template <typename T>
+void layer_norm_back_rows(const Problem& p, int64_t t, T* dy, const T* gain, const T* ln,
+                          T* dgain, T* db_hn) {
+  const int64_t N = p.N, H = p.H, blocks = N / H, W = N + blocks;
+  for (int64_t b = 0; b < p.B; ++b) {
+    if (!p.valid(t, b)) continue;
+    const T* __restrict d = dy + b * N;
+    const T* __restrict xh = ln + b * W;
+    T* __restrict dg = dgain;
+    for (int64_t n = 0; n < N; ++n) dg[n] += d[n] * xh[n];
+    if (db_hn) {
+      T* __restrict db = db_hn;
+      for (int64_t j = 0; j < H; ++j) db[j] += d[N - H + j];
+    }
+  }
+  for_rows(p.B, N, [&](int64_t b) {
+    if (!p.valid(t, b)) return;  // its dy is 0 already (pass_through)
+    T* __restrict d = dy + b * N;
+    const T* __restrict xh = ln + b * W;
+    for (int64_t k = 0; k < blocks; ++k) {
+      T m1 = T(0), m2 = T(0);
+      for (int64_t j = 0; j < H; ++j) {
+        const T dxh = d[k * H + j] * gain[k * H + j];
+        m1 += dxh;
+        m2 += dxh * xh[k * H + j];
+      }
+      m1 /= T(H);
+      m2 /= T(H);
+      const T rstd = xh[N + k];
+      for (int64_t j = 0; j < H; ++j) {
+        const T dxh = d[k * H + j] * gain[k * H + j];
+        d[k * H + j] = rstd * (dxh - m1 - xh[k * H + j] * m2);
+      }
+    }
+  });
+}
 
 // A padded step: no gradient to gi, the state's gradient passes through unchanged.
 template <typename T>
@@ -564,6 +655,7 @@ void gated_after_back(const BackwardStep<T>& s) {
                                        s.go + b * H, s.dgi + b * 3 * H, s.dgh + b * N,
                                        s.dnext + b * H);
   });
+  if (s.gain) layer_norm_back_rows<T>(p, s.t, s.dgh, s.gain, s.ln, s.dgain, s.db_hn);
   gemm<T>(false, false, p.B, H, N, s.dgh, N, s.w, H, T(1), s.dread, H);
 }
 
@@ -720,7 +812,8 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_output, const at::T
                                       const at::Tensor& gi, const at::Tensor& w, const Problem& p,
                                       bool has_bias, const at::Tensor& states,
                                       const at::Tensor& saved, const at::Tensor& mask,
-                                      const at::Tensor& zone, double zone_p) {
+                                      const at::Tensor& zone, double zone_p,
+                                      const at::Tensor& ln_saved, const at::Tensor& gain) {
   const int64_t T_ = p.T, B = p.B, H = p.H, GH = p.G * H;
   auto opts = gi.options();
   at::Tensor grad_gi = allocate({T_, B, GH}, opts);
@@ -739,6 +832,8 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_output, const at::T
   at::Tensor dread = m ? at::empty({B, H}, opts) : at::Tensor();
   at::Tensor direct = zoneout ? at::empty({B, H}, opts) : at::Tensor();
   at::Tensor no_go = zoneout ? at::zeros({B, H}, opts) : at::Tensor();
+  at::Tensor grad_gain = p.ln ? at::zeros({p.N}, opts) : at::empty({0}, opts);
+  at::Tensor ln_db_hn = p.ln && has_bias ? at::zeros({H}, opts) : at::Tensor();
 
   BackwardStep<T> s{p,       nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
                     nullptr, nullptr, nullptr, scratch.data_ptr<T>(),
@@ -755,6 +850,12 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_output, const at::T
     s.dgh = separate_dgh ? dgh_all.data_ptr<T>() + t * B * p.N : nullptr;
     s.read = s.h;
     s.dread = s.dnext;
+    if (p.ln) {
+      s.gain = gain.data_ptr<T>();
+      s.ln = ln_saved.data_ptr<T>() + t * B * p.ln_width();
+      s.dgain = grad_gain.data_ptr<T>();
+      s.db_hn = has_bias ? ln_db_hn.data_ptr<T>() : nullptr;
+    }
     if (m) {
       masked_state<T>(B, H, s.h, m, read.data_ptr<T>());
       s.read = read.data_ptr<T>();
@@ -794,7 +895,9 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_output, const at::T
     case kGated:
       if (p.reset_after) {
         weight_grad<T>(p, dgh_all.data_ptr<T>(), p.N, p.N, X, H, gw);
-        if (has_bias)
+        if (has_bias && p.ln)  // summed before the norm's backward (b_hn is added after it)
+          grad_b_hn.copy_(ln_db_hn);
+        else if (has_bias)
           column_sums<T>(H, p.active * B, dgh_all.data_ptr<T>() + (p.N - H), p.N,
                          grad_b_hn.data_ptr<T>());
       } else {
@@ -810,7 +913,7 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_output, const at::T
     case kLigru: weight_grad<T>(p, dG, GH, 2 * H, X, H, gw); break;
     default: break;
   }
-  return {grad_gi, dh, grad_w, grad_b_hn};
+  return {grad_gi, dh, grad_w, grad_b_hn, grad_gain};
 }
 
 // y = x W^T + b for x (..., I), W (M, I): the input projection of every step in one GEMM,
@@ -888,24 +991,39 @@ void check_regularisers(const Problem& p, const at::Tensor& gi, const at::Tensor
   TORCH_CHECK(zone_p >= 0 && zone_p < 1, "zoneout_p must be in [0, 1), got ", zone_p);
 }
 
+// The layer-norm gain of the recurrent projection: (N) of gi's dtype, for the reset-after
+// gated kind only. Sets p.ln.
+void check_gain(Problem& p, const at::Tensor& gi, const at::Tensor& gain) {
+  if (!gain.defined()) return;
+  TORCH_CHECK(p.kind == kGated && p.reset_after && p.N > 0,
+              "norm_weight_hh: layer norm runs fused for the reset-after gated kind only");
+  TORCH_CHECK(gain.dim() == 1 && gain.size(0) == p.N && gain.scalar_type() == gi.scalar_type() &&
+                  gain.device().is_cpu(),
+              "norm_weight_hh must be a CPU (N=", p.N, ") tensor of gi's dtype, got ", gain.sizes());
+  p.ln = true;
+}
+
 std::vector<at::Tensor> forward(const at::Tensor& gi_, const at::Tensor& h0_,
                                 const c10::optional<at::Tensor>& w_,
                                 const c10::optional<at::Tensor>& b_hn_,
                                 const c10::optional<at::Tensor>& lengths, int64_t kind,
                                 bool reset_after, bool read_state, bool save,
                                 const c10::optional<at::Tensor>& mask_,
-                                const c10::optional<at::Tensor>& zone_, double zone_p) {
+                                const c10::optional<at::Tensor>& zone_, double zone_p,
+                                const c10::optional<at::Tensor>& gain_) {
   check_inputs(gi_, h0_, kind);
   at::Tensor gi = gi_.contiguous(), h0 = h0_.contiguous();
   at::Tensor w = optional_contiguous(w_), b_hn = optional_contiguous(b_hn_);
   at::Tensor mask = optional_contiguous(mask_), zone = optional_contiguous(zone_);
+  at::Tensor gain = optional_contiguous(gain_);
   Problem p = make_problem(gi, w, lengths, kind, reset_after, read_state, h0.size(1));
   TORCH_CHECK(!b_hn.defined() || (b_hn.dim() == 1 && b_hn.size(0) == p.H),
               "bias_hn must be (H=", p.H, "), got ", b_hn.sizes());
   check_regularisers(p, gi, mask, zone, zone_p);
+  check_gain(p, gi, gain);
   at::NoGradGuard no_grad;
   return AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "grukit_forward", [&] {
-    return forward_impl<scalar_t>(gi, h0, w, b_hn, p, save, mask, zone, zone_p);
+    return forward_impl<scalar_t>(gi, h0, w, b_hn, p, save, mask, zone, zone_p, gain);
   });
 }
 
@@ -915,17 +1033,24 @@ std::vector<at::Tensor> backward(const at::Tensor& grad_output, const at::Tensor
                                  const at::Tensor& states, const at::Tensor& saved, int64_t kind,
                                  bool reset_after, bool read_state, bool has_bias,
                                  const c10::optional<at::Tensor>& mask_,
-                                 const c10::optional<at::Tensor>& zone_, double zone_p) {
+                                 const c10::optional<at::Tensor>& zone_, double zone_p,
+                                 const c10::optional<at::Tensor>& ln_saved_,
+                                 const c10::optional<at::Tensor>& gain_) {
   at::Tensor gi = gi_.contiguous(), w = optional_contiguous(w_);
   at::Tensor mask = optional_contiguous(mask_), zone = optional_contiguous(zone_);
+  at::Tensor gain = optional_contiguous(gain_), ln_saved = optional_contiguous(ln_saved_);
   check_inputs(gi, grad_h_n, kind);
   Problem p = make_problem(gi, w, lengths, kind, reset_after, read_state, grad_h_n.size(1));
   check_regularisers(p, gi, mask, zone, zone_p);
+  check_gain(p, gi, gain);
+  if (p.ln)
+    TORCH_CHECK(ln_saved.defined() && ln_saved.numel() == p.T * p.B * p.ln_width(),
+                "ln_saved must be (T, B, N + N/H) from forward with save=True");
   at::NoGradGuard no_grad;
   return AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "grukit_backward", [&] {
     return backward_impl<scalar_t>(grad_output.contiguous(), grad_h_n.contiguous(), gi, w, p,
                                    has_bias, states.contiguous(), saved.contiguous(), mask, zone,
-                                   zone_p);
+                                   zone_p, ln_saved, gain);
   });
 }
 
