@@ -25,7 +25,7 @@ import torch
 # Before any run changed it: torch's default (physical cores), or the user's own setting.
 DEFAULT_THREADS = torch.get_num_threads()
 
-SAMPLE_SECONDS = 0.25
+SAMPLE_SECONDS = 0.1  # long enough to see a busy core, short beside any run
 
 
 def available_cores() -> int:

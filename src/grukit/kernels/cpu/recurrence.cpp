@@ -352,10 +352,13 @@ void layer_norm_rows(int64_t B, int64_t N, int64_t H, T* a, const T* gain, T* sa
     for (int64_t k = 0; k < blocks; ++k) {
       T* __restrict x = row + k * H;
       const T* __restrict g = gain + k * H;
+      // The reductions vectorise only when told they may be reordered.
       T mean = T(0);
+#pragma omp simd reduction(+ : mean)
       for (int64_t j = 0; j < H; ++j) mean += x[j];
       mean /= T(H);
       T var = T(0);
+#pragma omp simd reduction(+ : var)
       for (int64_t j = 0; j < H; ++j) var += (x[j] - mean) * (x[j] - mean);
       var /= T(H);
       const T rstd = T(1) / std::sqrt(var + T(1e-5));
@@ -620,6 +623,7 @@ void layer_norm_back_rows(const Problem& p, int64_t t, T* dy, const T* gain, con
     const T* __restrict xh = ln + b * W;
     for (int64_t k = 0; k < blocks; ++k) {
       T m1 = T(0), m2 = T(0);
+#pragma omp simd reduction(+ : m1, m2)
       for (int64_t j = 0; j < H; ++j) {
         const T dxh = d[k * H + j] * gain[k * H + j];
         m1 += dxh;
