@@ -260,3 +260,19 @@ def test_bad_arguments(options, error, message):
 def test_cell_refuses_a_string_bias():
     with pytest.raises(TypeError, match=r"bias: got 'False' \(str\)"):
         grukit.GRUCell(I, H, bias="False")
+
+
+@pytest.mark.parametrize("options", [{"zoneout": 0.1}, {"norm": "layer"}, {"weight_dropout": 0.2}])
+def test_conversion_to_torch_refuses_what_torch_does_not_compute(options):
+    with pytest.raises(ValueError, match="which torch.nn.GRU does not compute"):
+        grukit.GRU(I, H, **options).to_torch()
+
+
+def test_onnx_operator_refuses_zoneout_and_layer_norm():
+    pytest.importorskip("onnx")
+    from grukit.interop.onnx import onnx_gru_model
+
+    for options in ({"zoneout": 0.1}, {"norm": "layer"}):
+        with pytest.raises(ValueError, match="which ONNX's GRU operator does not compute"):
+            onnx_gru_model(grukit.GRU(I, H, **options))
+    onnx_gru_model(grukit.GRU(I, H, recurrent_dropout=0.3))  # training-only: exports

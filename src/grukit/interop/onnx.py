@@ -29,6 +29,13 @@ def onnx_gru_weights(layer: GRU) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             f"layer: got variant={layer.variant!r} with num_layers={layer.num_layers}, "
             f"wanted variant='gru' with num_layers=1 (one ONNX GRU operator)"
         )
+    extras = [e for e in layer.beyond_plain_gru() if not e.startswith(("recurrent", "weight"))]
+    extras = [e for e in extras if not e.startswith(("input_dropout", "dropout_mode"))]
+    if extras:  # the training-only dropouts do not change an exported (eval) model
+        raise ValueError(
+            f"layer: has {', '.join(extras)}, which ONNX's GRU operator does not compute; "
+            "export the whole model with torch.onnx.export instead"
+        )
     H = layer.hidden_size
     W, R, B = [], [], []
     for direction in range(layer.num_directions):

@@ -212,6 +212,17 @@ class GRU(nn.Module):
             raise ValueError(f"backend='fused': {reason}; use backend='auto'")
         return BackendChoice("reference", REFERENCE_KERNELS, f"auto: {reason}")
 
+    def beyond_plain_gru(self) -> list[str]:
+        """The options that change what the layer computes beyond torch.nn.GRU's equations
+        in eval mode (zoneout, layer norm) or in training (the other regularisers)."""
+        extras = [f"norm={self.spec.norm!r}"] if self.spec.norm is not None else []
+        for name in ("zoneout", "recurrent_dropout", "weight_dropout", "input_dropout"):
+            if getattr(self, name):
+                extras.append(f"{name}={getattr(self, name)}")
+        if self.dropout_mode != "step":
+            extras.append(f"dropout_mode={self.dropout_mode!r}")
+        return extras
+
     def explain(self) -> str:
         """Which variant, which equations, which backend and why, in a few lines."""
         choice = self.backend_choice()
@@ -428,6 +439,12 @@ class GRU(nn.Module):
             raise ValueError(
                 f"variant: got {self.spec.name!r} (reset_after={self.spec.reset_after}), "
                 f"wanted 'gru' with reset_after=True, the only form torch.nn.GRU computes"
+            )
+        extras = self.beyond_plain_gru()
+        if extras:
+            raise ValueError(
+                f"layer: has {', '.join(extras)}, which torch.nn.GRU does not compute (it "
+                "would silently give other outputs); wanted a plain layer"
             )
         weight = self.weight_ih_l0
         module = nn.GRU(
