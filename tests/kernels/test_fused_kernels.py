@@ -119,15 +119,15 @@ def test_gradcheck_through_op(config):
 
 
 def regularised_arguments(config):
-    """op_arguments with a recurrent-dropout mask, zoneout keeps and, for the reset-after
-    gated kind, a layer-norm gain (a leaf)."""
+    """op_arguments with a recurrent-dropout mask, zoneout keeps and, for the gated kinds
+    and mgu, a layer-norm gain (a leaf)."""
     args = op_arguments(config)
-    gi, kind, reset_after = args[0], args[5], args[6]
+    gi, kind = args[0], args[5]
     steps, batch = gi.shape[:2]
     mask = torch.bernoulli(torch.full((batch, 4), 0.7, dtype=torch.float64)) / 0.7
     keeps = torch.bernoulli(torch.full((steps, batch, 4), 0.2, dtype=torch.float64))
     gain = None
-    if kind == fused.KIND_GATED and reset_after:
+    if kind in (fused.KIND_GATED, fused.KIND_MGU):
         rows = args[2].shape[0]
         gain = torch.empty(rows, dtype=torch.float64).uniform_(0.5, 1.5).requires_grad_()
     if kind == fused.KIND_MINGRU:

@@ -118,33 +118,40 @@ def test_bad_norms(options, message):
         grukit.GRU(I, H, **options)
 
 
-@pytest.mark.parametrize("variant", ["gru", "gru1", "gru2", "gru3"])
-def test_fused_equals_reference_for_the_reset_after_forms(variant):
-    """The reset-after gru family runs layer norm in the fused kernels: the same outputs,
-    final states and every gradient (the gains' too) as the reference loop, with two
-    layers, both directions, lengths and the regularisers' masks."""
-    options = dict(norm="layer", recurrent_dropout=0.2, zoneout=0.1)
+@pytest.mark.parametrize("variant, reset_after", FORMS)
+def test_fused_equals_reference(variant, reset_after):
+    """Layer norm inside the fused kernels, every form: the same outputs, final states and
+    every gradient (the gains' too) as the reference loop, with two layers, both
+    directions, lengths and the regularisers' masks."""
+    placement = {} if reset_after is None else {"reset_after": reset_after}
+    options = dict(norm="layer", recurrent_dropout=0.2, zoneout=0.1, **placement)
     results = []
     for backend in ("reference", "fused"):
         torch.manual_seed(0)
-        gru = grukit.GRU(I, H, 2, variant=variant, bidirectional=True, backend=backend, **options)
+        gru = grukit.GRU(
+            I, H, 2, variant=variant, bidirectional=True, backend=backend, **options
+        ).double()  # float64: layer norm's backward amplifies float32 rounding on H = 5
         with torch.no_grad():
             for name, parameter in gru.named_parameters():
                 if name.startswith("norm_weight"):
                     parameter.uniform_(0.5, 1.5)
         assert gru.backend_choice().name == backend
-        x = torch.randn(T, 3, I, requires_grad=True)
+        x = torch.randn(T, 3, I, dtype=torch.float64, requires_grad=True)
         torch.manual_seed(5)
         output, h_n = gru(x, lengths=[T, 2, 4])
         (output.square().sum() + h_n.square().sum()).backward()
         results.append([output, h_n, x.grad, *(p.grad for p in gru.parameters())])
     for a, b in zip(*results):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
 
 
-def test_fused_layer_norm_gradcheck():
+@pytest.mark.parametrize("variant, reset_after", [("gru", True), ("gru", False), ("mgu", None)])
+def test_fused_layer_norm_gradcheck(variant, reset_after):
     torch.manual_seed(0)
-    gru = grukit.GRU(I, H, norm="layer", dtype=torch.float64, backend="fused")
+    placement = {} if reset_after is None else {"reset_after": reset_after}
+    gru = grukit.GRU(
+        I, H, variant=variant, norm="layer", dtype=torch.float64, backend="fused", **placement
+    )
     x = torch.randn(4, B, I, dtype=torch.float64, requires_grad=True)
     names = [n for n, _ in gru.named_parameters()]
 
@@ -153,12 +160,3 @@ def test_fused_layer_norm_gradcheck():
             return gru(x, lengths=[4, 2])[0]
 
     assert torch.autograd.gradcheck(run, (x, *gru.parameters()), eps=1e-6, atol=1e-5)
-
-
-def test_forms_without_a_fused_layer_norm_say_so():
-    for options in ({"reset_after": False}, {"variant": "mgu"}):
-        gru = grukit.GRU(I, H, norm="layer", **options)
-        assert gru.backend_choice().name == "reference"
-        assert "this form runs on the reference loop" in gru.explain()
-    with pytest.raises(ValueError, match="backend='fused': layer norm"):
-        grukit.GRU(I, H, norm="layer", variant="mgu", backend="fused")(torch.randn(T, B, I))

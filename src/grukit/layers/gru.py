@@ -8,10 +8,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from grukit.cells import RESET_GATED, CellSpec, Params, cell_spec
+from grukit.cells import CellSpec, Params, cell_spec
 from grukit.kernels import BackendChoice, choose_backend, run_sequence
 from grukit.kernels.dispatch import check_backend
-from grukit.kernels.reference import REFERENCE_KERNELS
 from grukit.layers.cell_tensors import gather_cell_tensors, register_cell_tensors
 from grukit.layers.checks import (
     check_bool,
@@ -200,17 +199,7 @@ class GRU(nn.Module):
     def backend_choice(self, input: Tensor | None = None) -> BackendChoice:
         """The backend that runs ``input`` (by default: input like the parameters), and why."""
         like = self.weight_ih_l0 if input is None else input
-        choice = choose_backend(self.backend, like.device, like.dtype)
-        fused_norm = self.spec.name in RESET_GATED and self.spec.reset_after
-        if choice.name == "reference" or not self.spec.norm_recurrent or fused_norm:
-            return choice
-        reason = (
-            "layer norm of the recurrent projection runs fused for the reset-after gru "
-            "family only; this form runs on the reference loop"
-        )
-        if self.backend == "fused":
-            raise ValueError(f"backend='fused': {reason}; use backend='auto'")
-        return BackendChoice("reference", REFERENCE_KERNELS, f"auto: {reason}")
+        return choose_backend(self.backend, like.device, like.dtype)
 
     def beyond_plain_gru(self) -> list[str]:
         """The options that change what the layer computes beyond torch.nn.GRU's equations

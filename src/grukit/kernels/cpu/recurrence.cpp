@@ -25,9 +25,10 @@
 //   zoneout: after the step, h_t = h~_t + k (.) (h_{t-1} - h~_t), k from (T, B, H) or one
 //     constant p; backward splits the state's gradient d into (1-k) d through the step
 //     and k d straight to h_{t-1}.
-// Layer norm of the recurrent projection (reset-after gated kind): gh = g (.) LN(h W^T)
-// per gate block of H, before b_hn; training saves LN's normalised values and 1/sigma
-// per block (T, B, N + N/H) for backward, which also returns the gain's gradient.
+// Layer norm of the recurrent projections (gated kinds and mgu): g (.) LN(. W^T) per gate
+// block of H, right after each recurrent GEMM (before b_hn); training saves LN's
+// normalised values and 1/sigma per block (T, B, N + N/H) for backward, which also
+// returns the gain's gradient.
 #include <torch/extension.h>
 
 #include <ATen/Parallel.h>
@@ -341,17 +342,19 @@ struct ForwardStep {
   T* ln = nullptr;          // (B, N + N/H) LN values and 1/sigma saved for backward, or null
 };
 
-// Layer norm in place over each block of H columns of the rows of a (B, N):
-// a = g (.) (a - mean) / sqrt(var + eps); with ``saved``, the normalised values and
-// 1/sigma of each row (row stride N + N/H) are kept for backward.
+// Layer norm in place over each block of H columns of the rows of a (B, cols), which
+// holds columns [c0, c0 + cols) of the recurrent projection (N columns in all):
+// a = g (.) (a - mean) / sqrt(var + eps) with g = gain[c0 ...]; with ``saved`` (row
+// stride N + N/H), the normalised values go to columns c0.. and 1/sigma of each block to
+// column N + (c0 + k H) / H, for backward.
 template <typename T>
-void layer_norm_rows(int64_t B, int64_t N, int64_t H, T* a, const T* gain, T* saved) {
-  const int64_t blocks = N / H;
-  for_rows(B, N, [&](int64_t b) {
-    T* __restrict row = a + b * N;
+void layer_norm_rows(const Problem& p, int64_t cols, int64_t c0, T* a, const T* gain, T* saved) {
+  const int64_t H = p.H, N = p.N, W = p.ln_width(), blocks = cols / H;
+  for_rows(p.B, cols, [&](int64_t b) {
+    T* __restrict row = a + b * cols;
     for (int64_t k = 0; k < blocks; ++k) {
       T* __restrict x = row + k * H;
-      const T* __restrict g = gain + k * H;
+      const T* __restrict g = gain + c0 + k * H;
       // The reductions vectorise only when told they may be reordered.
       T mean = T(0);
 #pragma omp simd reduction(+ : mean)
@@ -362,13 +365,13 @@ void layer_norm_rows(int64_t B, int64_t N, int64_t H, T* a, const T* gain, T* sa
       for (int64_t j = 0; j < H; ++j) var += (x[j] - mean) * (x[j] - mean);
       var /= T(H);
       const T rstd = T(1) / std::sqrt(var + T(1e-5));
-      T* __restrict keep = saved ? saved + b * (N + blocks) + k * H : nullptr;
+      T* __restrict keep = saved ? saved + b * W + c0 + k * H : nullptr;
       for (int64_t j = 0; j < H; ++j) {
         const T xh = (x[j] - mean) * rstd;
         if (keep) keep[j] = xh;
         x[j] = xh * g[j];
       }
-      if (saved) saved[b * (N + blocks) + N + k] = rstd;
+      if (saved) saved[b * W + N + (c0 + k * H) / H] = rstd;
     }
   });
 }
@@ -395,7 +398,7 @@ void gated_after_step(const ForwardStep<T>& s) {
   const Problem& p = s.p;
   const int64_t H = p.H, N = p.N;
   if (N) gemm<T>(false, false, p.B, N, H, s.read, H, s.wt, N, T(0), s.gh, N);
-  if (s.gain) layer_norm_rows<T>(p.B, N, H, s.gh, s.gain, s.ln);
+  if (s.gain) layer_norm_rows<T>(p, N, 0, s.gh, s.gain, s.ln);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return keep_state(s, b);
     gated_after_row<T, ReadState, HasBias>(H, s.gi + b * 3 * H, s.gh + b * N, s.b_hn,
@@ -411,14 +414,17 @@ void gated_before_step(const ForwardStep<T>& s) {
   // Scratch: [r, z] from the state (B, 2H), then (r*h) W_n^T (B, H).
   T* gate_state = s.gh;
   T* n_state = s.gh + p.B * 2 * H;
-  if (ReadState)
+  if (ReadState) {
     gemm<T>(false, false, p.B, 2 * H, H, s.read, H, s.wt, p.N, T(0), gate_state, 2 * H);
+    if (s.gain) layer_norm_rows<T>(p, 2 * H, 0, gate_state, s.gain, s.ln);
+  }
   for_rows(p.B, H, [&](int64_t b) {
     gated_before_gates_row<T, ReadState>(H, s.gi + b * 3 * H, gate_state + b * 2 * H,
                                          s.read + b * H, s.sv + b * S);
   });
   const T* wt_n = ReadState ? s.wt + 2 * H : s.wt;
   gemm<T>(false, false, p.B, H, H, s.sv + 3 * H, S, wt_n, p.N, T(0), n_state, H);
+  if (s.gain) layer_norm_rows<T>(p, H, ReadState ? 2 * H : 0, n_state, s.gain, s.ln);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return keep_state(s, b);
     T* sv = s.sv + b * S;
@@ -434,10 +440,12 @@ void mgu_step(const ForwardStep<T>& s) {
   T* gate_state = s.gh;         // (B, H): h W_f^T
   T* n_state = s.gh + p.B * H;  // (B, H): (f*h) W_n^T
   gemm<T>(false, false, p.B, H, H, s.read, H, s.wt, p.N, T(0), gate_state, H);
+  if (s.gain) layer_norm_rows<T>(p, H, 0, gate_state, s.gain, s.ln);
   for_rows(p.B, H, [&](int64_t b) {
     mgu_gate_row<T>(H, s.gi + b * 2 * H, gate_state + b * H, s.read + b * H, s.sv + b * S);
   });
   gemm<T>(false, false, p.B, H, H, s.sv + 2 * H, S, s.wt + H, p.N, T(0), n_state, H);
+  if (s.gain) layer_norm_rows<T>(p, H, H, n_state, s.gain, s.ln);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return keep_state(s, b);
     T* sv = s.sv + b * S;
@@ -596,45 +604,52 @@ struct BackwardStep {
   T* db_hn = nullptr;       // (H) b_hn's gradient, summed over the steps (with layer norm)
 };
 
-// Backward of layer_norm_rows for one step: dy (B, N), the gradient of g (.) x^, becomes
-// in place the gradient of the projection before the norm,
+// Backward of layer_norm_rows for one step, columns [c0, c0 + cols) of the projection:
+// dy (B, cols, row stride ldy), the gradient of g (.) x^, is written to out (row stride
+// ldo; may be dy itself) as the gradient of the projection before the norm,
 //   dx = (1/sigma) (dx^ - mean(dx^) - x^ mean(dx^ x^)),  dx^ = g (.) dy,
-// per block; the gain's gradient sum dy (.) x^ and b_hn's (the last H columns, added after
-// the norm) are summed first, row by row in order, so the result does not depend on the
-// thread count.
+// per block; the gain's gradient sum dy (.) x^ (and, with db_hn, b_hn's: the last H
+// columns, added after the norm) is summed first, row by row in order, so the result does
+// not depend on the thread count.
 template <typename T>
-void layer_norm_back_rows(const Problem& p, int64_t t, T* dy, const T* gain, const T* ln,
-                          T* dgain, T* db_hn) {
-  const int64_t N = p.N, H = p.H, blocks = N / H, W = N + blocks;
+void layer_norm_back_rows(const Problem& p, int64_t t, int64_t cols, int64_t c0, const T* dy,
+                          int64_t ldy, T* out, int64_t ldo, const T* gain, const T* ln, T* dgain,
+                          T* db_hn) {
+  const int64_t N = p.N, H = p.H, W = p.ln_width(), blocks = cols / H;
   for (int64_t b = 0; b < p.B; ++b) {
     if (!p.valid(t, b)) continue;
-    const T* __restrict d = dy + b * N;
-    const T* __restrict xh = ln + b * W;
-    T* __restrict dg = dgain;
-    for (int64_t n = 0; n < N; ++n) dg[n] += d[n] * xh[n];
+    const T* __restrict d = dy + b * ldy;
+    const T* __restrict xh = ln + b * W + c0;
+    T* __restrict dg = dgain + c0;
+    for (int64_t n = 0; n < cols; ++n) dg[n] += d[n] * xh[n];
     if (db_hn) {
       T* __restrict db = db_hn;
-      for (int64_t j = 0; j < H; ++j) db[j] += d[N - H + j];
+      for (int64_t j = 0; j < H; ++j) db[j] += d[cols - H + j];
     }
   }
-  for_rows(p.B, N, [&](int64_t b) {
-    if (!p.valid(t, b)) return;  // its dy is 0 already (pass_through)
-    T* __restrict d = dy + b * N;
-    const T* __restrict xh = ln + b * W;
+  for_rows(p.B, cols, [&](int64_t b) {
+    T* o = out + b * ldo;  // not __restrict: it may be dy itself
+    if (!p.valid(t, b)) {
+      std::fill(o, o + cols, T(0));
+      return;
+    }
+    const T* d = dy + b * ldy;  // may alias o: each value is read before it is written
+    const T* __restrict xh = ln + b * W + c0;
+    const T* __restrict g = gain + c0;
     for (int64_t k = 0; k < blocks; ++k) {
       T m1 = T(0), m2 = T(0);
 #pragma omp simd reduction(+ : m1, m2)
       for (int64_t j = 0; j < H; ++j) {
-        const T dxh = d[k * H + j] * gain[k * H + j];
+        const T dxh = d[k * H + j] * g[k * H + j];
         m1 += dxh;
         m2 += dxh * xh[k * H + j];
       }
       m1 /= T(H);
       m2 /= T(H);
-      const T rstd = xh[N + k];
+      const T rstd = ln[b * W + N + (c0 + k * H) / H];
       for (int64_t j = 0; j < H; ++j) {
-        const T dxh = d[k * H + j] * gain[k * H + j];
-        d[k * H + j] = rstd * (dxh - m1 - xh[k * H + j] * m2);
+        const T dxh = d[k * H + j] * g[k * H + j];
+        o[k * H + j] = rstd * (dxh - m1 - xh[k * H + j] * m2);
       }
     }
   });
@@ -659,7 +674,8 @@ void gated_after_back(const BackwardStep<T>& s) {
                                        s.go + b * H, s.dgi + b * 3 * H, s.dgh + b * N,
                                        s.dnext + b * H);
   });
-  if (s.gain) layer_norm_back_rows<T>(p, s.t, s.dgh, s.gain, s.ln, s.dgain, s.db_hn);
+  if (s.gain)
+    layer_norm_back_rows<T>(p, s.t, N, 0, s.dgh, N, s.dgh, N, s.gain, s.ln, s.dgain, s.db_hn);
   gemm<T>(false, false, p.B, H, N, s.dgh, N, s.w, H, T(1), s.dread, H);
 }
 
@@ -674,13 +690,34 @@ void gated_before_back(const BackwardStep<T>& s) {
                                     s.go + b * H, s.dgi + b * 3 * H, s.dnext + b * H);
   });
   const T* w_n = ReadState ? s.w + 2 * H * H : s.w;
-  gemm<T>(false, false, p.B, H, H, s.dgi + 2 * H, 3 * H, w_n, H, T(0), drh, H);
+  // With layer norm the GEMMs take the gradients before the norm (kept in dgh, the
+  // weights' too); without, the pre-activations' gradients in dgi are those.
+  const T* dn = s.dgi + 2 * H;
+  int64_t ldn = 3 * H;
+  if (s.gain) {
+    const int64_t c0 = ReadState ? 2 * H : 0;
+    layer_norm_back_rows<T>(p, s.t, H, c0, s.dgi + 2 * H, 3 * H, s.dgh + c0, p.N, s.gain, s.ln,
+                            s.dgain, nullptr);
+    dn = s.dgh + c0;
+    ldn = p.N;
+  }
+  gemm<T>(false, false, p.B, H, H, dn, ldn, w_n, H, T(0), drh, H);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return;
     gated_before_back_reset_row<T>(H, s.sv + b * 4 * H, s.read + b * H, drh + b * H,
                                    s.dgi + b * 3 * H, s.dread + b * H);
   });
-  if (ReadState) gemm<T>(false, false, p.B, H, 2 * H, s.dgi, 3 * H, s.w, H, T(1), s.dread, H);
+  if (ReadState) {
+    const T* drz = s.dgi;
+    int64_t ldrz = 3 * H;
+    if (s.gain) {
+      layer_norm_back_rows<T>(p, s.t, 2 * H, 0, s.dgi, 3 * H, s.dgh, p.N, s.gain, s.ln, s.dgain,
+                              nullptr);
+      drz = s.dgh;
+      ldrz = p.N;
+    }
+    gemm<T>(false, false, p.B, H, 2 * H, drz, ldrz, s.w, H, T(1), s.dread, H);
+  }
 }
 
 template <typename T>
@@ -693,13 +730,27 @@ void mgu_back(const BackwardStep<T>& s) {
     mgu_back_update_row<T>(H, s.sv + b * 3 * H, s.h + b * H, s.dh + b * H, s.go + b * H,
                            s.dgi + b * 2 * H, s.dnext + b * H);
   });
-  gemm<T>(false, false, p.B, H, H, s.dgi + H, 2 * H, s.w + H * H, H, T(0), dfh, H);
+  const T* dn = s.dgi + H;
+  int64_t ld = 2 * H;
+  if (s.gain) {
+    layer_norm_back_rows<T>(p, s.t, H, H, s.dgi + H, 2 * H, s.dgh + H, p.N, s.gain, s.ln,
+                            s.dgain, nullptr);
+    dn = s.dgh + H;
+    ld = p.N;
+  }
+  gemm<T>(false, false, p.B, H, H, dn, ld, s.w + H * H, H, T(0), dfh, H);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return;
     mgu_back_gate_row<T>(H, s.sv + b * 3 * H, s.read + b * H, dfh + b * H, s.dgi + b * 2 * H,
                          s.dread + b * H);
   });
-  gemm<T>(false, false, p.B, H, H, s.dgi, 2 * H, s.w, H, T(1), s.dread, H);
+  const T* df = s.dgi;
+  if (s.gain) {
+    layer_norm_back_rows<T>(p, s.t, H, 0, s.dgi, 2 * H, s.dgh, p.N, s.gain, s.ln, s.dgain,
+                            nullptr);
+    df = s.dgh;
+  }
+  gemm<T>(false, false, p.B, H, H, df, s.gain ? p.N : 2 * H, s.w, H, T(1), s.dread, H);
 }
 
 template <typename T>
@@ -822,7 +873,9 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_output, const at::T
   auto opts = gi.options();
   at::Tensor grad_gi = allocate({T_, B, GH}, opts);
   if (p.active < T_) grad_gi.narrow(0, p.active, T_ - p.active).zero_();
-  const bool separate_dgh = p.kind == kGated && p.reset_after;
+  // The recurrent projection's gradients, kept apart from gi's where they differ: the
+  // reset-after form (always), every form with layer norm (before the norm).
+  const bool separate_dgh = (p.kind == kGated && p.reset_after) || p.ln;
   at::Tensor dgh_all = separate_dgh ? allocate({p.active, B, p.N}, opts) : at::Tensor();
   at::Tensor dh = grad_h_n.clone();
   at::Tensor dnext = at::empty({B, H}, opts);
@@ -905,15 +958,22 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_output, const at::T
           column_sums<T>(H, p.active * B, dgh_all.data_ptr<T>() + (p.N - H), p.N,
                          grad_b_hn.data_ptr<T>());
       } else {
-        if (p.read_state) weight_grad<T>(p, dG, GH, 2 * H, X, H, gw);
+        // Gradients of the projections: gi's own, or with layer norm those before it.
+        const T* dR = p.ln ? dgh_all.data_ptr<T>() : dG;
+        const int64_t ld = p.ln ? p.N : GH;
+        if (p.read_state) weight_grad<T>(p, dR, ld, 2 * H, X, H, gw);
         T* gw_n = p.read_state ? gw + 2 * H * H : gw;
-        weight_grad<T>(p, dG + 2 * H, GH, H, sv + 3 * H, SH, gw_n);
+        const int64_t n0 = p.ln ? (p.read_state ? 2 * H : 0) : 2 * H;
+        weight_grad<T>(p, dR + n0, ld, H, sv + 3 * H, SH, gw_n);
       }
       break;
-    case kMgu:
-      weight_grad<T>(p, dG, GH, H, X, H, gw);
-      weight_grad<T>(p, dG + H, GH, H, sv + 2 * H, SH, gw + H * H);
+    case kMgu: {
+      const T* dR = p.ln ? dgh_all.data_ptr<T>() : dG;
+      const int64_t ld = p.ln ? p.N : GH;
+      weight_grad<T>(p, dR, ld, H, X, H, gw);
+      weight_grad<T>(p, dR + H, ld, H, sv + 2 * H, SH, gw + H * H);
       break;
+    }
     case kLigru: weight_grad<T>(p, dG, GH, 2 * H, X, H, gw); break;
     default: break;
   }
@@ -999,8 +1059,8 @@ void check_regularisers(const Problem& p, const at::Tensor& gi, const at::Tensor
 // gated kind only. Sets p.ln.
 void check_gain(Problem& p, const at::Tensor& gi, const at::Tensor& gain) {
   if (!gain.defined()) return;
-  TORCH_CHECK(p.kind == kGated && p.reset_after && p.N > 0,
-              "norm_weight_hh: layer norm runs fused for the reset-after gated kind only");
+  TORCH_CHECK((p.kind == kGated || p.kind == kMgu) && p.N > 0,
+              "norm_weight_hh: layer norm runs fused for the gated kinds and mgu only");
   TORCH_CHECK(gain.dim() == 1 && gain.size(0) == p.N && gain.scalar_type() == gi.scalar_type() &&
                   gain.device().is_cpu(),
               "norm_weight_hh must be a CPU (N=", p.N, ") tensor of gi's dtype, got ", gain.sizes());
