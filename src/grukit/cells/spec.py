@@ -106,11 +106,11 @@ def layer_normalised_projection(
 ) -> Tensor:
     """``g (.) LN(x W_ih^T) + b_ih`` per gate block, all steps at once: the input side of a
     layer-normalised gru-family or mgu cell, whose ``bias_ih`` is the shift."""
-    a = linear(x, params["weight_ih"], None)
-    hidden = params["weight_hh"].shape[1]
-    a = layer_norm_blocks(a, hidden) * params["norm_weight"]
+    a = layer_norm_blocks(linear(x, params["weight_ih"], None), params["weight_hh"].shape[1])
     bias = params.get("bias_ih")
-    return a if bias is None else a + bias
+    if bias is None:
+        return a * params["norm_weight"]
+    return torch.addcmul(bias, a, params["norm_weight"])  # scale and shift in one pass
 
 
 BUFFER_ROLES = ("norm_running_mean", "norm_running_var")
