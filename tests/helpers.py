@@ -138,3 +138,18 @@ def numpy_sequence(config, x, h0, p, length):
         h = numpy_step(config, x[t], h, p)
         outputs[t] = h
     return outputs, h
+
+
+def layer_gradcheck(layer, x: torch.Tensor, lengths, seed: int | None = 0) -> bool:
+    """torch.autograd.gradcheck of ``layer(x, lengths=...)[0]`` through the input and every
+    parameter (float64). ``seed``: reseeded before each call, so that random masks
+    (dropout, zoneout) are the same at every evaluation; None leaves the generator alone."""
+    names = [name for name, _ in layer.named_parameters()]
+
+    def run(x, *weights):
+        if seed is not None:
+            torch.manual_seed(seed)
+        with torch.nn.utils.stateless._reparametrize_module(layer, dict(zip(names, weights))):
+            return layer(x, lengths=lengths)[0]
+
+    return torch.autograd.gradcheck(run, (x, *layer.parameters()), eps=1e-6, atol=1e-5)

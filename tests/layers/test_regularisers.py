@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 import grukit
+from helpers import layer_gradcheck
 
 I, H, T, B = 3, 5, 6, 2
 RECURRENT = [v for v in grukit.VARIANTS if v != "mingru"]  # those with a recurrent matrix
@@ -140,16 +141,7 @@ def test_every_backend_gives_the_same_result_with_the_same_masks(variant):
 def test_gradcheck(variant, regulariser):
     gru = layer(variant, torch.float64, **{regulariser: 0.3}).train()
     x = torch.randn(4, B, I, dtype=torch.float64, requires_grad=True)
-    parameters = [p for p in gru.parameters()]
-
-    def run(x, *weights):
-        torch.manual_seed(0)  # the same masks at every call
-        with torch.nn.utils.stateless._reparametrize_module(
-            gru, dict(zip([n for n, _ in gru.named_parameters()], weights))
-        ):
-            return gru(x, lengths=[4, 2])[0]
-
-    assert torch.autograd.gradcheck(run, (x, *parameters), eps=1e-6, atol=1e-5)
+    assert layer_gradcheck(gru, x, [4, 2])
 
 
 @pytest.mark.parametrize("variant", RECURRENT)
@@ -229,14 +221,7 @@ def test_fused_equals_reference_with_the_same_masks(variant, reset_after):
 def test_fused_gradcheck_with_masks(variant):
     gru = layer(variant, torch.float64, recurrent_dropout=0.3, zoneout=0.3, backend="fused")
     x = torch.randn(4, B, I, dtype=torch.float64, requires_grad=True)
-    names = [n for n, _ in gru.named_parameters()]
-
-    def run(x, *weights):
-        torch.manual_seed(0)
-        with torch.nn.utils.stateless._reparametrize_module(gru, dict(zip(names, weights))):
-            return gru(x, lengths=[4, 2])[0]
-
-    assert torch.autograd.gradcheck(run, (x, *gru.parameters()), eps=1e-6, atol=1e-5)
+    assert layer_gradcheck(gru, x, [4, 2])
 
 
 @pytest.mark.parametrize(
