@@ -22,7 +22,6 @@ import argparse
 from pathlib import Path
 
 HELP = "train a model on a task (music, adding, copy, digits, spoken_digits, ...)"
-DEFAULT_TASK = "music"
 
 
 def word_after(argv: list[str], flag: str) -> str | None:
@@ -40,7 +39,7 @@ def task_in(argv: list[str] | None) -> tuple[str, bool]:
     ``--help`` and the parser show that task's own options: ``--task``, else the config
     file's ``task``, else the task of the run ``--resume`` continues, else the default."""
     from grukit.config import read_config_file
-    from grukit.tasks.runner import holds_run, saved_run_options
+    from grukit.tasks.runner import DEFAULT_TASK, holds_run, saved_run_options
 
     argv = argv or []
     named = word_after(argv, "--task")
@@ -67,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str] | None = None
     from grukit.config import add_arguments as add_fields
     from grukit.models import ModelConfig
     from grukit.tasks import TASKS
-    from grukit.tasks.runner import task_class
+    from grukit.tasks.runner import DEFAULT_TASK, task_class
     from grukit.train.config import TrainConfig
 
     name, named = task_in(argv)

@@ -201,33 +201,28 @@ class GRU(nn.Module):
         like = self.weight_ih_l0 if input is None else input
         return choose_backend(self.backend, like.device, like.dtype)
 
+    def regulariser_settings(self) -> list[str]:
+        """The regularisers set beyond torch.nn.GRU's options, as "name=value"."""
+        settings = [
+            f"{name}={getattr(self, name)}"
+            for name in ("input_dropout", "recurrent_dropout", "zoneout", "weight_dropout")
+            if getattr(self, name)
+        ]
+        if self.dropout_mode != "step":
+            settings.append(f"dropout_mode={self.dropout_mode!r}")
+        return settings
+
     def beyond_plain_gru(self) -> list[str]:
         """The options that change what the layer computes beyond torch.nn.GRU's equations
         in eval mode (zoneout, layer norm) or in training (the other regularisers)."""
-        extras = [f"norm={self.spec.norm!r}"] if self.spec.norm is not None else []
-        for name in ("zoneout", "recurrent_dropout", "weight_dropout", "input_dropout"):
-            if getattr(self, name):
-                extras.append(f"{name}={getattr(self, name)}")
-        if self.dropout_mode != "step":
-            extras.append(f"dropout_mode={self.dropout_mode!r}")
-        return extras
+        norm = [f"norm={self.spec.norm!r}"] if self.spec.norm is not None else []
+        return norm + self.regulariser_settings()
 
     def explain(self) -> str:
         """Which variant, which equations, which backend and why, in a few lines."""
         choice = self.backend_choice()
-        regularisers = [
-            f"{name}={getattr(self, name)}"
-            for name in (
-                "dropout",
-                "input_dropout",
-                "recurrent_dropout",
-                "zoneout",
-                "weight_dropout",
-            )
-            if getattr(self, name)
-        ]
-        if regularisers and self.dropout_mode == "locked":
-            regularisers.append("dropout_mode='locked'")
+        dropout = [f"dropout={self.dropout}"] if self.dropout else []
+        regularisers = dropout + self.regulariser_settings()
         mode = "training" if self.training else "eval"
         return (
             f"cell: {self.spec.options_repr()}\nequations: {self.spec.equations}\n"
@@ -248,11 +243,7 @@ class GRU(nn.Module):
         if self.bidirectional:
             text += ", bidirectional=True"
         text += f", {self.spec.options_repr()}"
-        for name in ("input_dropout", "recurrent_dropout", "zoneout", "weight_dropout"):
-            if getattr(self, name):
-                text += f", {name}={getattr(self, name)}"
-        if self.dropout_mode != "step":
-            text += f", dropout_mode={self.dropout_mode!r}"
+        text += "".join(f", {setting}" for setting in self.regulariser_settings())
         if self.init != "default":
             text += f", init={self.init!r}, t_max={self.t_max:g}"
         if self.backend != "auto":

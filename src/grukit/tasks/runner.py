@@ -28,6 +28,7 @@ from grukit.train.plots import plot_learning_curves
 from grukit.train.trainer import RUN_CONFIG, Trainer, mean_loss
 
 EVAL_BATCH = 16
+DEFAULT_TASK = "music"
 
 
 def task_class(name: str) -> type[Task]:
@@ -83,10 +84,9 @@ def configure(
     folder defaults to ``runs/<data title>-<model>-<hidden>``. Unknown options are refused
     by name."""
     values = read_config_file(config) if isinstance(config, str | Path) else dict(config or {})
-    task = task or values.pop("task", None) or "music"
-    values.pop("task", None)
-    out = out or values.pop("out", None)
-    values.pop("out", None)
+    file_task, file_out = values.pop("task", None), values.pop("out", None)
+    task = task or file_task or DEFAULT_TASK
+    out = out or file_out
     cls = task_class(task)
     given = {key: value for key, value in options.items() if value is not None}
     unknown = unknown_keys({**values, **given}, cls.Data, ModelConfig, TrainConfig)
@@ -223,8 +223,8 @@ def train_task(
     """
     if resume and out is not None and holds_run(out):
         saved = saved_run_options(out)
-        file_values = read_config_file(config) if isinstance(config, str | Path) else {}
-        config = {**saved, **(config if isinstance(config, dict) else file_values)}
+        given = read_config_file(config) if isinstance(config, str | Path) else config or {}
+        config = {**saved, **given}
         if task is not None and task != saved["task"]:
             raise ValueError(
                 f"task: got {task!r}, but the run in {str(out)!r} is {saved['task']!r}"

@@ -65,12 +65,12 @@ def busy_cores(seconds: float = SAMPLE_SECONDS) -> float:
 def choose_threads(requested: int, log=None) -> int:
     """The thread count for ``requested`` (0 = auto, see the module doc); on a busy
     machine, auto warns on ``log`` with the count that would fit beside the other jobs."""
-    if requested > 0:
-        return requested
+    if requested > 0 or log is None:  # the load is measured only to warn about it
+        return requested or DEFAULT_THREADS
     cores = available_cores()
     busy = busy_cores()
     fits = max(1, min(DEFAULT_THREADS, round(cores - busy)))
-    if fits < min(DEFAULT_THREADS, cores) and log is not None:
+    if fits < min(DEFAULT_THREADS, cores):
         print(
             f"threads: other jobs keep about {busy:.1f} of {cores} cores busy; this run uses "
             f"{DEFAULT_THREADS} threads, which will compete with them: --threads {fits} would "

@@ -106,7 +106,7 @@ def fused_recurrence(
         params.get("recurrent_mask"),
         zoneout_keeps,
         zoneout_p,
-        params.get("norm_weight_hh"),
+        gain,
     )
     return output, h_n
 
