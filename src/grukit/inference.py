@@ -26,6 +26,7 @@ from torch import nn
 
 from grukit.data.batching import pad_sequences
 from grukit.data.scaling import StandardScaler
+from grukit.data.series import anchored_features, seasonal_naive
 from grukit.data.text import Vocabulary, pad_ids, tokenize
 from grukit.models import ModelConfig, build_model
 from grukit.train.checkpoint import CheckpointError, read_checkpoint, restore
@@ -85,7 +86,7 @@ class Predictor:
                     f"data: sequence {index} has shape {shape}, wanted (frames >= 1, "
                     f"{features} features) as in training"
                 )
-        scaled = [self.scaler.transform(np.asarray(s)).astype(np.float32) for s in sequences]
+        scaled = self.scaler.transform_sequences(sequences)
         return self._classify(
             pad_sequences(scaled[i : i + BATCH]) for i in range(0, len(scaled), BATCH)
         )
@@ -107,13 +108,11 @@ class Predictor:
                 f"{anchor}) in one column"
             )
         scaled = self.scaler.transform(values).astype(np.float32)
-        features = [scaled[-window:]]
-        if anchor:
-            features.append(scaled[-window:] - scaled[-window - anchor : -anchor])
-        inputs = torch.from_numpy(np.stack(features, -1)[:, None, :].copy())  # (w, 1, F)
+        window_features = anchored_features(scaled, anchor)[-window:]  # (w, F), as in training
+        inputs = torch.from_numpy(window_features[:, None, :].copy())  # (w, 1, F)
         offsets = self.model(inputs, torch.tensor([window]))[0][0].double().numpy()
-        if anchor:  # outputs are offsets from the value one season earlier
-            offsets = offsets + scaled[len(scaled) - anchor : len(scaled) - anchor + horizon]
+        if anchor:  # outputs are offsets from the values one season earlier
+            offsets = offsets + seasonal_naive(scaled, [len(scaled)], horizon, anchor)[0]
         return {"forecast": self.scaler.inverse(offsets)}
 
 

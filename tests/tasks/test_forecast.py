@@ -17,11 +17,19 @@ import torch
 from torch import nn
 
 from grukit.data.scaling import StandardScaler
-from grukit.data.series import DAY, WEEK, load_sunspots, load_taylor, make_windows, window_origins
+from grukit.data.series import (
+    DAY,
+    WEEK,
+    load_sunspots,
+    load_taylor,
+    make_windows,
+    seasonal_naive,
+    window_origins,
+)
 from grukit.metrics import forecast_errors, mae, mape, rmse
 from grukit.models import ModelConfig
 from grukit.tasks.forecasting import electricity, sunspots
-from grukit.tasks.forecasting.baselines import arima_one_step, seasonal_naive
+from grukit.tasks.forecasting.baselines import arima_one_step
 from grukit.tasks.runner import RunConfig, run_training
 from grukit.train.config import TrainConfig
 

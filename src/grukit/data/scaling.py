@@ -28,6 +28,10 @@ class StandardScaler:
     def transform(self, values: np.ndarray) -> np.ndarray:
         return (values - self.mean) / self.std
 
+    def transform_sequences(self, sequences: list[np.ndarray]) -> list[np.ndarray]:
+        """Each (T_i, F) sequence's frames standardised, as float32 (the model's inputs)."""
+        return [self.transform(np.asarray(s)).astype(np.float32) for s in sequences]
+
     def inverse(self, scaled: np.ndarray) -> np.ndarray:
         return scaled * self.std + self.mean
 

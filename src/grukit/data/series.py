@@ -1,6 +1,7 @@
 r"""Univariate time series for forecasting: two real data sets, and the forecast origins
 and windows cut from them (the scaler is ``grukit.data.scaling``, the errors
-``grukit.metrics``, the classical baselines ``grukit.tasks.forecasting.baselines``).
+``grukit.metrics``, ARIMA ``grukit.tasks.forecasting.baselines``), the seasonal naive
+forecast and the anchored inputs.
 
 Data (both need the ``forecast`` extra: ``pip install 'grukit[forecast]'``):
 
@@ -76,3 +77,29 @@ def make_windows(
     if origins.size and (origins.min() < window or origins.max() + horizon > len(series)):
         raise ValueError("origins: a window or its targets would reach outside the series")
     return series[origins + np.arange(-window, 0)], series[origins + np.arange(horizon)]
+
+
+def seasonal_naive(
+    series: np.ndarray, origins: np.ndarray, horizon: int, season: int
+) -> np.ndarray:
+    """The seasonal naive forecast (N, h): ``f[t+k] = x[t+k-season]`` for ``k < h``, the
+    value one season earlier. ``h <= season`` keeps every value used at or before the
+    origin (season 48: the previous day; 336: the same half-hour a week earlier)."""
+    if not 1 <= horizon <= season:
+        raise ValueError(f"horizon: got {horizon}, wanted 1 <= horizon <= season ({season})")
+    origins = np.asarray(origins)[:, None]
+    if origins.size and origins.min() < season:
+        raise ValueError(f"origins: got {origins.min()}, wanted >= season ({season})")
+    return series[origins + np.arange(horizon) - season]
+
+
+def anchored_features(scaled: np.ndarray, anchor: int) -> np.ndarray:
+    """(N, F) model inputs of a scaled series (N,): each step's value, and with a seasonal
+    ``anchor`` S also its offset from one season before, ``z_s - z_{s-S}`` (NaN for the
+    first S steps, which no window reads)."""
+    features = [scaled]
+    if anchor:
+        lagged = np.full_like(scaled, np.nan)
+        lagged[anchor:] = scaled[anchor:] - scaled[:-anchor]
+        features.append(lagged)
+    return np.stack(features, axis=-1)

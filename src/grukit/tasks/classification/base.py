@@ -168,9 +168,7 @@ class SequenceClassificationTask(Classification):
 def scale_sequences(scaler: StandardScaler, data: LabelledSequences) -> LabelledSequences:
     """Each sequence's frames standardised, as float32."""
     return LabelledSequences(
-        [scaler.transform(s).astype(np.float32) for s in data.sequences],
-        data.labels,
-        data.class_names,
+        scaler.transform_sequences(data.sequences), data.labels, data.class_names
     )
 
 

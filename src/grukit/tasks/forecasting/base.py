@@ -35,10 +35,9 @@ from torch import Tensor, nn
 
 from grukit.data.batching import FixedLengthBatches
 from grukit.data.scaling import StandardScaler
-from grukit.data.series import make_windows, window_origins
+from grukit.data.series import anchored_features, make_windows, seasonal_naive, window_origins
 from grukit.metrics import forecast_errors
 from grukit.tasks.base import Baseline, Task
-from grukit.tasks.forecasting.baselines import seasonal_naive
 
 Batch = tuple[Tensor, Tensor, Tensor]  # inputs (w, B, F), targets (B, h), lengths (B,)
 PREDICT_BATCH = 256
@@ -85,12 +84,7 @@ class ForecastTask(FixedLengthBatches, Task):
             raise ValueError("series: got a constant training stretch, which has no scale")
         self.scaler = StandardScaler.fit(training)
         self.scaled = self.scaler.transform(series).astype(np.float32)
-        features = [self.scaled]
-        if anchor:  # z_s - z_{s-S}, undefined (NaN) for the first S steps
-            lagged = np.full_like(self.scaled, np.nan)
-            lagged[anchor:] = self.scaled[anchor:] - self.scaled[:-anchor]
-            features.append(lagged)
-        features = np.stack(features, axis=-1)  # (N, F)
+        features = anchored_features(self.scaled, anchor)  # (N, F)
         self.input_size = features.shape[1]
         self.origins, self.windows = {}, {}
         for split in SPLITS:

@@ -1,25 +1,12 @@
-"""The classical forecasts a recurrent model has to beat: the seasonal naive forecast and
-one-step-ahead ARIMA (statsmodels; the ``forecast`` extra)."""
+"""The classical forecasts a recurrent model has to beat: one-step-ahead ARIMA
+(statsmodels; the ``forecast`` extra) here, the seasonal naive forecast in
+``grukit.data.series`` (the anchored tasks and ``grukit.load`` read it too)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from grukit.extras import require
-
-
-def seasonal_naive(
-    series: np.ndarray, origins: np.ndarray, horizon: int, season: int
-) -> np.ndarray:
-    """The seasonal naive forecast (N, h): ``f[t+k] = x[t+k-season]`` for ``k < h``, the
-    value one season earlier. ``h <= season`` keeps every value used at or before the
-    origin (season 48: the previous day; 336: the same half-hour a week earlier)."""
-    if not 1 <= horizon <= season:
-        raise ValueError(f"horizon: got {horizon}, wanted 1 <= horizon <= season ({season})")
-    origins = np.asarray(origins)[:, None]
-    if origins.size and origins.min() < season:
-        raise ValueError(f"origins: got {origins.min()}, wanted >= season ({season})")
-    return series[origins + np.arange(horizon) - season]
 
 
 def arima_one_step(

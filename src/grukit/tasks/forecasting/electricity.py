@@ -35,9 +35,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grukit.config import option
-from grukit.data.series import DAY, WEEK, load_taylor
+from grukit.data.series import DAY, WEEK, load_taylor, seasonal_naive
 from grukit.tasks.forecasting.base import ForecastTask
-from grukit.tasks.forecasting.baselines import seasonal_naive
 
 TRAIN_WEEKS, VALID_WEEKS, TEST_WEEKS = 8, 2, 2
 
