@@ -2,12 +2,13 @@
 
 PyTorch starts one OpenMP thread per core and its threads spin while they wait for each
 other. When other jobs already use the cores, every spinning thread competes with them:
-measured here, a tanh RNN's epoch went from 0.5 s to 16-76 s with two other runs on the
-two cores, and back with one thread per run. The count changes the speed of grukit's
-recurrent layers, not their numbers: the fused kernels give bit-identical results for any
-count. torch's own layers (LSTM, RNN, the linear read-outs) may round differently with
-another count (their GEMMs split the work by thread), which after many epochs can move a
-result in its second decimal (the demo's tanh RNN: test 9.03 with 2 threads, 8.99 with 1).
+measured in a review of grukit (issue 12), a tanh RNN's epoch went from 0.5 s to 16-76 s
+with two other runs on the two cores, and back with one thread per run. The count changes
+the speed of grukit's recurrent layers, not their numbers: the fused kernels give
+bit-identical results for any count. torch's own layers (LSTM, RNN, the linear read-outs)
+may round differently with another count (their GEMMs split the work by thread), which
+after many epochs can move a result in its second decimal (the demo's tanh RNN: test 9.03
+with 2 threads, 8.99 with 1).
 
 ``threads = 0`` (auto): torch's own default (one thread per physical core), the count every
 run had before the option existed, whatever the load: a run's numbers must not depend on
