@@ -15,7 +15,9 @@ per config (batch, seq_len, input, hidden) with ratios peer / grukit (> 1: gruki
 and grukit's achieved GFLOP/s against this machine's measured large-matmul rate; each
 variant's time relative to grukit's `gru`; each regulariser's training time against the
 plain fused path, plain torch.nn.GRU and the unfused loop Keras falls back to; streaming
-latency per step at batch 1.
+latency per step at batch 1; bfloat16 (grukit under torch.autocast, its GEMMs' operands
+in bfloat16) against float32 grukit, torch.nn.GRU and torch.nn.LSTM in float32 and under
+autocast, and ONNX Runtime float32 inference, with the instruction set it ran on.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -116,6 +119,16 @@ def onnx_runtime_gru(torch_gru: torch.nn.GRU, threads: int):
     )
 
 
+def onnx_feed(x: torch.Tensor, hidden: int) -> dict:
+    """The ONNX GRU session's inputs for x (T, B, I): every sequence whole, zero state."""
+    steps, batch, _ = x.shape
+    return {
+        "X": x.numpy(),
+        "sequence_lens": torch.full((batch,), steps, dtype=torch.int32).numpy(),
+        "initial_h": torch.zeros(1, batch, hidden).numpy(),
+    }
+
+
 def training_step(
     module: torch.nn.Module, x: torch.Tensor, weights: torch.Tensor
 ) -> Callable[[], None]:
@@ -152,11 +165,7 @@ def compare_peers(config, repeats: int, threads: int, peak: float) -> dict:
     own_block = {}
     session = onnx_runtime_gru(torch_gru, threads)
     if session is not None:
-        feed = {
-            "X": x.numpy(),
-            "sequence_lens": torch.full((batch,), steps, dtype=torch.int32).numpy(),
-            "initial_h": torch.zeros(1, batch, hidden).numpy(),
-        }
+        feed = onnx_feed(x, hidden)
         own_block["ONNX Runtime"] = lambda: session.run(None, feed)
     training = {
         "grukit": training_step(ours, x, weights),
@@ -255,6 +264,96 @@ def regulariser_rows(results: list[dict]) -> list[str]:
             lines.append(
                 f"| {tuple(result['config'])} | {name} | {format_time(seconds)} "
                 f"| {seconds / plain:.2f} | {peer / seconds:.2f} |"
+            )
+    return lines
+
+
+BF16_CONFIGS = [(32, 100, 64, 256, 1), (64, 200, 128, 512, 1), (20, 35, 650, 650, 2)]
+"""(batch, seq_len, input, hidden, layers): the issue's shapes, the last a PTB-sized LM."""
+
+
+class Autocast(torch.nn.Module):
+    """``module`` run under torch.autocast("cpu", bfloat16), its output back in float32."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            output, state = self.module(x)
+        return output.float(), state
+
+
+def bf16_instruction_set() -> str:
+    """What the bfloat16 GEMMs run on here, in words."""
+    from grukit.kernels.dispatch import bf16_support
+
+    supported, reason = bf16_support()
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    amx = " (AMX present, not used)" if "amx_bf16" in flags else " (no AMX)"
+    return f"{reason}{amx}" if supported else f"none: {reason}"
+
+
+def compare_bf16(config, repeats: int, threads: int) -> dict:
+    """Training and inference of grukit under autocast against the float32 peers and the
+    peers under autocast; ONNX Runtime float32 inference (one layer) in its own block."""
+    batch, steps, inputs, hidden, layers = config
+    torch.manual_seed(0)
+    x = torch.randn(steps, batch, inputs)
+    weights = torch.randn(steps, batch, hidden)
+    torch_gru = torch.nn.GRU(inputs, hidden, layers)
+    ours = grukit.GRU.from_torch(torch_gru)
+    lstm = torch.nn.LSTM(inputs, hidden, layers)
+    modules = {
+        "grukit bf16": Autocast(ours),
+        "grukit fp32": ours,
+        "torch.nn.GRU fp32": torch_gru,
+        "torch.nn.GRU autocast": Autocast(torch_gru),
+        "torch.nn.LSTM fp32": lstm,
+        "torch.nn.LSTM autocast": Autocast(lstm),
+    }
+    training = interleaved_medians(
+        {name: training_step(m, x, weights) for name, m in modules.items()}, repeats
+    )
+    inference = interleaved_medians(
+        {name: inference_step(m, x) for name, m in modules.items()}, repeats
+    )
+    session = onnx_runtime_gru(torch_gru, threads) if layers == 1 else None
+    if session is not None:
+        feed = onnx_feed(x, hidden)
+        inference.update(
+            own_block_medians({"ONNX Runtime fp32": lambda: session.run(None, feed)}, repeats)
+        )
+    return {"config": config, "training": training, "inference": inference}
+
+
+def bf16_rows(results: list[dict], instruction_set: str) -> list[str]:
+    peers = [
+        "grukit fp32",
+        "torch.nn.GRU fp32",
+        "torch.nn.GRU autocast",
+        "torch.nn.LSTM fp32",
+        "torch.nn.LSTM autocast",
+        "ONNX Runtime fp32",
+    ]
+    lines = [
+        f"bfloat16 (grukit under torch.autocast; GEMMs on {instruction_set}): grukit's time, "
+        "then each peer's time / grukit bf16's (> 1: grukit bf16 faster). Targets: training "
+        ">= 2x grukit fp32 and >= 3x torch.nn.GRU fp32 at the two large shapes, >= 1.5x "
+        "grukit fp32 at the small one; inference >= 2x ONNX Runtime fp32.",
+        "| config (B, T, I, H, layers) | pass | grukit bf16 | " + " | ".join(peers) + " |",
+        "|---|---|---:|" + "---:|" * len(peers),
+    ]
+    for result in results:
+        for mode in ("training", "inference"):
+            times = result[mode]
+            ours = times["grukit bf16"]
+            cells = [f"{times[p] / ours:.2f}" if p in times else "-" for p in peers]
+            lines.append(
+                f"| {tuple(result['config'])} | {mode} | {format_time(ours)} | "
+                + " | ".join(cells)
+                + " |"
             )
     return lines
 
@@ -375,6 +474,9 @@ def main(argv: list[str] | None = None) -> dict:
         "--smoke", action="store_true", help="tiny shapes, few repeats: check it runs"
     )
     parser.add_argument("--json", help="also write the raw results to this file")
+    parser.add_argument(
+        "--bf16-only", action="store_true", help="only the bfloat16 table (a minute or two)"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     repeats = 2 if args.smoke else args.repeats
@@ -385,6 +487,12 @@ def main(argv: list[str] | None = None) -> dict:
         f"grukit {grukit.__version__}, torch {torch.__version__}, {args.threads} threads, "
         f"float32, median of {repeats}"
     )
+    if args.bf16_only:
+        instruction_set = bf16_instruction_set()
+        bf16 = [compare_bf16(c, repeats, args.threads) for c in BF16_CONFIGS]
+        print("\n".join(bf16_rows(bf16, instruction_set)))
+        print(f"\n({time.perf_counter() - started:.0f} s)")
+        return {"bf16": bf16, "bf16_instruction_set": instruction_set}
     peak = matmul_gflops(repeats, size=256 if args.smoke else 2048)
     print(f"large matmul: {peak:.0f} GFLOP/s\n")
     peers = []
@@ -402,6 +510,15 @@ def main(argv: list[str] | None = None) -> dict:
     ]
     print()
     print("\n".join(regulariser_rows(regularisers)))
+    instruction_set = bf16_instruction_set()
+    bf16 = []
+    if not instruction_set.startswith("none"):
+        for config in [(4, 10, 8, 16, 1)] if args.smoke else BF16_CONFIGS:
+            bf16.append(compare_bf16(config, repeats, args.threads))
+        print()
+        print("\n".join(bf16_rows(bf16, instruction_set)))
+    else:
+        print(f"\nbfloat16: skipped, {instruction_set}")
     streaming = compare_streaming(
         8 if args.smoke else 64,
         16 if args.smoke else 256,
@@ -425,6 +542,8 @@ def main(argv: list[str] | None = None) -> dict:
         "variants": variants,
         "regularisers": regularisers,
         "streaming": streaming,
+        "bf16": bf16,
+        "bf16_instruction_set": instruction_set,
         "peak_gflops": peak,
     }
     if args.json:

@@ -31,3 +31,22 @@ def test_benchmark_smoke(capsys):
     regularisers = results["regularisers"][0]["training"]
     assert {"plain", "zoneout=0.1", "unfused loop, recurrent dropout"} <= set(regularisers)
     assert "| zoneout=0.1 |" in printed
+
+
+def test_benchmark_bf16_rows(capsys):
+    from grukit.kernels.dispatch import bf16_support
+
+    module = runpy.run_path(str(ROOT / "benchmarks" / "cpu.py"))
+    rows = module["bf16_rows"](
+        [
+            {
+                "config": (4, 10, 8, 16, 1),
+                "training": {"grukit bf16": 1.0, "grukit fp32": 2.0},
+                "inference": {"grukit bf16": 1.0, "ONNX Runtime fp32": 3.0},
+            }
+        ],
+        module["bf16_instruction_set"](),
+    )
+    assert "| (4, 10, 8, 16, 1) | training | 1.00 s | 2.00 | - |" in rows[3]
+    assert rows[4].endswith("| 3.00 |")
+    assert module["bf16_instruction_set"]().startswith("none") != bf16_support()[0]

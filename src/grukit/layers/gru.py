@@ -10,7 +10,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from grukit.cells import CellSpec, Params, cell_spec
 from grukit.kernels import BackendChoice, choose_backend, run_sequence
-from grukit.kernels.dispatch import check_backend
+from grukit.kernels.dispatch import check_backend, check_precision
 from grukit.layers.cell_tensors import gather_cell_tensors, register_cell_tensors
 from grukit.layers.checks import (
     check_bool,
@@ -55,6 +55,13 @@ class GRU(nn.Module):
             (``CellSpec.chrono_initialise``). Every variant but gru2 (no gate bias).
         t_max: with init="chrono", the longest span in steps to be remembered (> 2).
         backend: "auto" or a name from ``grukit.kernels.BACKENDS``.
+        precision: the fused kernels' GEMMs. "auto" (default): bfloat16 operands summed in
+            float32 under ``torch.autocast("cpu", dtype=torch.bfloat16)`` or with bfloat16
+            parameters, where the CPU has AVX512-BF16, else float32 (``explain()`` says
+            which and why); "bf16": always
+            bfloat16 operands (an error where the CPU cannot); "fp32": never. State, gates,
+            gradients and the output stay float32 (the output is bfloat16 for bfloat16
+            parameters); float32 parameters remain the master weights.
 
     Regularisers (all off by default; none acts in eval mode but zoneout's expectation):
         input_dropout: dropout on the first layer's input, p.
@@ -104,6 +111,7 @@ class GRU(nn.Module):
         init: str = "default",
         t_max: float | None = None,
         backend: str = "auto",
+        precision: str = "auto",
         input_dropout: float = 0.0,
         dropout_mode: str = "step",
         recurrent_dropout: float = 0.0,
@@ -123,6 +131,7 @@ class GRU(nn.Module):
         self.spec: CellSpec = cell_spec(variant, reset_after, norm)
         self.init, self.t_max = check_init(init, t_max)
         self.backend = check_backend(backend)
+        self.precision = check_precision(precision)
         self.input_dropout = check_dropout(input_dropout, "input_dropout")
         if dropout_mode not in DROPOUT_MODES:
             raise ValueError(
@@ -197,9 +206,10 @@ class GRU(nn.Module):
         return Stream(self, batch_size, hx)
 
     def backend_choice(self, input: Tensor | None = None) -> BackendChoice:
-        """The backend that runs ``input`` (by default: input like the parameters), and why."""
+        """The backend that runs ``input`` (by default: input like the parameters) in the
+        current autocast state, and why."""
         like = self.weight_ih_l0 if input is None else input
-        return choose_backend(self.backend, like.device, like.dtype)
+        return choose_backend(self.backend, like.device, like.dtype, self.precision)
 
     def regulariser_settings(self) -> list[str]:
         """The regularisers set beyond torch.nn.GRU's options, as "name=value"."""
@@ -248,6 +258,8 @@ class GRU(nn.Module):
             text += f", init={self.init!r}, t_max={self.t_max:g}"
         if self.backend != "auto":
             text += f", backend={self.backend!r}"
+        if self.precision != "auto":
+            text += f", precision={self.precision!r}"
         return text
 
     def forward(
@@ -328,6 +340,25 @@ class GRU(nn.Module):
     def _run_layers(self, x: Tensor, h0: Tensor, lengths: Tensor | None) -> tuple[Tensor, Tensor]:
         """x (T, B, I), h0 (L*D, B, H) -> output (T, B, D*H), h_n (L*D, B, H)."""
         backend = self.backend_choice(x)
+        if backend.name == "fused" and x.dtype == torch.bfloat16:
+            # The fused kernels keep state and gates in float32: run on float32 copies of
+            # the (small) parameters, whose gradients autograd brings back in bfloat16.
+            output, h_n = self._run_layers_with(backend, x, h0.float(), lengths, torch.float32)
+            return output.to(x.dtype), h_n.to(x.dtype)
+        return self._run_layers_with(backend, x, h0, lengths, None)
+
+    def _run_layers_with(
+        self,
+        backend: BackendChoice,
+        x: Tensor,
+        h0: Tensor,
+        lengths: Tensor | None,
+        cast: torch.dtype | None,
+    ) -> tuple[Tensor, Tensor]:
+        """_run_layers on ``backend``, with the parameters and the first layer's input cast
+        to ``cast`` when given."""
+        if cast is not None:
+            x = x.to(cast)
         final_states = []
         layer_input = x
         if self.input_dropout and self.training:
@@ -339,7 +370,7 @@ class GRU(nn.Module):
                     self.spec,
                     layer_input,
                     h0[layer * self.num_directions + direction],
-                    self._regularised(self.cell_params(layer, direction), x.shape[:2]),
+                    self._regularised(self._cast_params(layer, direction, cast), x.shape[:2]),
                     lengths,
                     reverse=direction == 1,
                     training=self.training,
@@ -351,6 +382,18 @@ class GRU(nn.Module):
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = self._dropout(layer_input, self.dropout)
         return layer_input, torch.stack(final_states)
+
+    def _cast_params(self, layer: int, direction: int, cast: torch.dtype | None) -> Params:
+        """A layer and direction's params, floating tensors cast to ``cast`` when given."""
+        params = self.cell_params(layer, direction)
+        if cast is None:
+            return params
+        return {
+            role: value.to(cast)
+            if isinstance(value, Tensor) and value.is_floating_point()
+            else value
+            for role, value in params.items()
+        }
 
     def _dropout(self, x: Tensor, p: float) -> Tensor:
         """Dropout on a layer's input x (T, B, F): a mask per step, or one per sequence

@@ -45,8 +45,13 @@ class Stream:
         self._weight = weight
         self._zoneout = layer.zoneout
         choice = layer.backend_choice()
-        # The fused one-step kernel has no layer norm: such a cell steps in PyTorch.
-        fused_step = choice.name == "fused" and not layer.spec.norm_recurrent
+        # The fused one-step kernel has no layer norm and runs float32/float64: other cells
+        # step in PyTorch.
+        fused_step = (
+            choice.name == "fused"
+            and not layer.spec.norm_recurrent
+            and weight.dtype in (torch.float32, torch.float64)
+        )
         self.backend = "fused" if fused_step else "reference"
         self._extension = None
         if self.backend == "fused":

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from grukit.config import build, read_config_file, unknown_keys
+from grukit.kernels.dispatch import bf16_support
 from grukit.layers import GRU
 from grukit.models import ModelConfig
 from grukit.models.recurrent import recurrent_parameters
@@ -145,6 +146,10 @@ def run_training(run: RunConfig, *, resume: bool = False, log=None) -> dict:
     result: ``{"{split}_{metric}": ..., "recurrent_parameters", "seconds_per_epoch",
     "baselines": [...], ...}``."""
     out_dir = Path(run.out)
+    if run.train.precision == "bf16" and run.train.device == "cpu":
+        supported, reason = bf16_support()
+        if not supported:
+            raise ValueError(f"precision: got 'bf16', but {reason}; wanted fp32 here")
     task = make_task(run.task, run.data)
     torch.manual_seed(run.train.seed)
     model = build_task_model(task, run.model)

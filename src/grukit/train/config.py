@@ -9,6 +9,7 @@ from grukit.config import option
 
 OPTIMIZERS = ("rmsprop", "adam", "adamw")
 SCHEDULES = ("none", "plateau", "cosine")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -40,6 +41,11 @@ class TrainConfig:
         "differently with another count",
     )
     device: str = option("cpu", "cpu, or cuda (cuda:N) where torch sees a CUDA device")
+    precision: str = option(
+        "fp32",
+        "fp32, or bf16: training steps under torch.autocast(bfloat16) (bfloat16 GEMMs, "
+        "float32 master weights; on CPU where it has AVX512-BF16); evaluation stays fp32",
+    )
     init_from: str = option(
         "",
         "start from the weights of this checkpoint folder (a run's best or last), e.g. one "
@@ -60,6 +66,10 @@ class TrainConfig:
                 raise ValueError(f"{name}: got {getattr(self, name)}, wanted an int >= 1")
         if self.device != "cpu" and not self.device.startswith("cuda"):
             raise ValueError(f"device: got {self.device!r}, wanted cpu, cuda or cuda:N")
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"precision: got {self.precision!r}, wanted one of {', '.join(PRECISIONS)}"
+            )
         if self.threads < 0:
             raise ValueError(f"threads: got {self.threads}, wanted an int >= 0 (0 = auto)")
         if self.patience < 0:

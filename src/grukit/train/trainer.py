@@ -207,7 +207,8 @@ class Trainer:
         progress = EpochProgress(self.log, epoch + 1, config.epochs, len(batches))
         for index, batch in enumerate(batches):
             noise = self._add_weight_noise() if config.weight_noise else None
-            batch_total, batch_count = self.task.loss(self.model, batch)
+            with self._autocast():
+                batch_total, batch_count = self.task.loss(self.model, batch)
             self.optimizer.zero_grad(set_to_none=True)
             (batch_total / batch_count).backward()
             if noise is not None:
@@ -220,6 +221,11 @@ class Trainer:
             progress.update(index + 1, total / count)
         progress.close()
         return total / count
+
+    def _autocast(self):
+        """torch.autocast with bfloat16 for a training step under ``precision="bf16"``."""
+        device = next(self.model.parameters()).device.type
+        return torch.autocast(device, dtype=torch.bfloat16, enabled=self.config.precision == "bf16")
 
     def _add_weight_noise(self) -> list[Tensor]:
         noise = []

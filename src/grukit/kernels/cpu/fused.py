@@ -11,6 +11,8 @@ gradients of the folded pieces flow back through ordinary autograd.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 
@@ -77,9 +79,16 @@ def candidate_bias(spec: CellSpec, params: Params, hidden: int) -> Tensor | None
 
 
 def fused_recurrence(
-    spec: CellSpec, gi: Tensor, h0: Tensor, params: Params, lengths: Tensor | None
+    spec: CellSpec,
+    gi: Tensor,
+    h0: Tensor,
+    params: Params,
+    lengths: Tensor | None,
+    *,
+    bf16: bool = False,
 ) -> tuple[Tensor, Tensor]:
-    """The recurrence of any variant in one fused call; same contract as loop_recurrence."""
+    """The recurrence of any variant in one fused call; same contract as loop_recurrence.
+    ``bf16``: its GEMMs take bfloat16 operands (float32 sums, state and gates)."""
     hidden = h0.shape[-1]
     weight_hh = params.get("weight_hh")
     kind, reset_after, read_state = kernel_flags(spec)
@@ -107,9 +116,18 @@ def fused_recurrence(
         zoneout_keeps,
         zoneout_p,
         gain,
+        bf16,
     )
     return output, h_n
 
 
 FUSED_KERNELS = Kernels(recurrence=fused_recurrence, linear=linear, prepare=fold_gate_biases)
 """The fused backend's pieces for ``run_sequence``."""
+
+FUSED_BF16_KERNELS = Kernels(
+    recurrence=functools.partial(fused_recurrence, bf16=True),
+    linear=functools.partial(linear, bf16=True),
+    prepare=fold_gate_biases,
+)
+"""The same with every GEMM's operands in bfloat16 (float32 sums, state and pointwise math):
+the fused backend under ``torch.autocast("cpu", torch.bfloat16)`` or bfloat16 parameters."""

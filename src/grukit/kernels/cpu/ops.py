@@ -31,6 +31,7 @@ def recurrence(
     zoneout: Tensor | None = None,
     zoneout_p: float = 0.0,
     norm_weight_hh: Tensor | None = None,
+    bf16: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """gi (T, B, G*H), h0 (B, H) -> output (T, B, H), h_n (B, H), states, saved, ln_saved.
 
@@ -39,7 +40,9 @@ def recurrence(
     empty and nothing is kept. Regularisers: ``recurrent_mask`` (B, H) multiplies the
     state the recurrent matmuls read; zoneout keeps ``zoneout`` (T, B, H) (or the constant
     ``zoneout_p``) of the old state; ``norm_weight_hh`` (N) layer-normalises the recurrent
-    projection per gate block (reset-after gated kind).
+    projection per gate block (reset-after gated kind). ``bf16``: the recurrent GEMMs
+    (forward and backward) take bfloat16 operands and sum in float32 (float32 tensors, a
+    CPU with AVX512-BF16: ``bf16_supported()``); everything else stays float32.
     """
     output, h_n, states, saved, ln_saved = load_extension().forward(
         gi,
@@ -55,6 +58,7 @@ def recurrence(
         zoneout,
         zoneout_p,
         norm_weight_hh,
+        bf16,
     )
     return output, h_n, states, saved, ln_saved
 
@@ -74,6 +78,7 @@ def _recurrence_fake(
     zoneout=None,
     zoneout_p=0.0,
     norm_weight_hh=None,
+    bf16=False,
 ):
     steps, batch, _ = gi.shape
     hidden = h0.shape[1]
@@ -108,6 +113,7 @@ def recurrence_backward(
     zoneout_p: float = 0.0,
     ln_saved: Tensor | None = None,
     norm_weight_hh: Tensor | None = None,
+    bf16: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """Gradients of gi, h0, weight_hh (empty when None), bias_hn (empty when absent) and
     norm_weight_hh (empty without layer norm)."""
@@ -128,6 +134,7 @@ def recurrence_backward(
         zoneout_p,
         ln_saved,
         norm_weight_hh,
+        bf16,
     )
     return grad_gi, grad_h0, grad_w, grad_b, grad_gain
 
@@ -150,6 +157,7 @@ def _recurrence_backward_fake(
     zoneout_p=0.0,
     ln_saved=None,
     norm_weight_hh=None,
+    bf16=False,
 ):
     hidden = grad_h_n.shape[1]
     grad_w = torch.empty_like(weight_hh) if weight_hh is not None else gi.new_empty(0)
@@ -162,7 +170,8 @@ def _setup_context(ctx, inputs, output):
     (gi, h0, weight_hh, bias_hn, lengths, kind, reset_after, read_state, save, *regularisers) = (
         inputs
     )
-    recurrent_mask, zoneout, zoneout_p, gain = (*regularisers, None, None, 0.0, None)[:4]
+    defaults = (None, None, 0.0, None, False)  # the optional arguments' defaults
+    recurrent_mask, zoneout, zoneout_p, gain, bf16 = (*regularisers, *defaults[len(regularisers) :])
     _, _, states, saved, ln_saved = output
     ctx.mark_non_differentiable(states, saved, ln_saved)
     # No zero-filled gradients for states and saved (they are large and never used), nor
@@ -171,7 +180,7 @@ def _setup_context(ctx, inputs, output):
     ctx.save_for_backward(
         gi, weight_hh, lengths, states, saved, recurrent_mask, zoneout, ln_saved, gain
     )
-    ctx.flags = (kind, reset_after, read_state, bias_hn is not None, save, zoneout_p)
+    ctx.flags = (kind, reset_after, read_state, bias_hn is not None, save, zoneout_p, bf16)
     ctx.inputs = len(inputs)
 
 
@@ -179,7 +188,7 @@ def _backward(ctx, grad_output, grad_h_n, _grad_states, _grad_saved, _grad_ln_sa
     (gi, weight_hh, lengths, states, saved, recurrent_mask, zoneout, ln_saved, gain) = (
         ctx.saved_tensors
     )
-    kind, reset_after, read_state, has_bias, save, zoneout_p = ctx.flags
+    kind, reset_after, read_state, has_bias, save, zoneout_p, bf16 = ctx.flags
     if not save:
         raise RuntimeError(
             "grukit::recurrence ran with save=False (inference) and cannot be differentiated"
@@ -207,6 +216,7 @@ def _backward(ctx, grad_output, grad_h_n, _grad_states, _grad_saved, _grad_ln_sa
         zoneout_p,
         ln_saved if gain is not None else None,
         gain,
+        bf16,
     )
     grads = [
         grad_gi,
@@ -224,41 +234,45 @@ recurrence.register_autograd(_backward, setup_context=_setup_context)
 
 
 @torch.library.custom_op("grukit::linear", mutates_args=())
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """``x W^T + b`` (the input projection) whose backward is independent of the thread count."""
-    return load_extension().linear_forward(x, weight, bias)
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None, bf16: bool = False) -> Tensor:
+    """``x W^T + b`` (the input projection) whose backward is independent of the thread count;
+    with ``bf16`` (float32 tensors) its GEMMs, forward and backward, are bfloat16's."""
+    return load_extension().linear_forward(x, weight, bias, bf16)
 
 
 @linear.register_fake
-def _linear_fake(x, weight, bias):
+def _linear_fake(x, weight, bias, bf16=False):
     return x.new_empty(*x.shape[:-1], weight.shape[0])
 
 
 @torch.library.custom_op("grukit::linear_backward", mutates_args=())
 def linear_backward(
-    grad: Tensor, x: Tensor, weight: Tensor, has_bias: bool
+    grad: Tensor, x: Tensor, weight: Tensor, has_bias: bool, bf16: bool = False
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Gradients of x, weight and bias (empty without bias) of ``linear``."""
-    grad_x, grad_w, grad_b = load_extension().linear_backward(grad, x, weight, has_bias)
+    grad_x, grad_w, grad_b = load_extension().linear_backward(grad, x, weight, has_bias, bf16)
     return grad_x, grad_w, grad_b
 
 
 @linear_backward.register_fake
-def _linear_backward_fake(grad, x, weight, has_bias):
+def _linear_backward_fake(grad, x, weight, has_bias, bf16=False):
     grad_b = weight.new_empty(weight.shape[0] if has_bias else 0)
     return torch.empty_like(x), torch.empty_like(weight), grad_b
 
 
 def _linear_setup_context(ctx, inputs, output):
-    x, weight, bias = inputs
+    x, weight, bias, *rest = inputs
     ctx.save_for_backward(x, weight)
     ctx.has_bias = bias is not None
+    ctx.bf16 = bool(rest[0]) if rest else False
+    ctx.inputs = len(inputs)
 
 
 def _linear_backward(ctx, grad):
     x, weight = ctx.saved_tensors
-    grad_x, grad_w, grad_b = linear_backward(grad, x, weight, ctx.has_bias)
-    return grad_x, grad_w, grad_b if ctx.has_bias else None
+    grad_x, grad_w, grad_b = linear_backward(grad, x, weight, ctx.has_bias, ctx.bf16)
+    grads = (grad_x, grad_w, grad_b if ctx.has_bias else None)
+    return grads + (None,) * (ctx.inputs - 3)
 
 
 linear.register_autograd(_linear_backward, setup_context=_linear_setup_context)

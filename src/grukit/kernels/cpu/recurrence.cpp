@@ -34,8 +34,10 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
+#include "bf16.h"
 #include "buffers.h"
 #include "math.h"
 
@@ -110,6 +112,23 @@ void for_rows(int64_t B, int64_t H, const F& f) {
     for (int64_t b = b0; b < b1; ++b) f(b);
   });
 }
+
+// The recurrent products of one fused call, C (M, N) = A (M, K) W (K, N) + beta C with W
+// a slice of the recurrent weights (row stride ldw): T's BLAS, or with ``bf16`` (float32
+// only) bfloat16 products summed in float32, each slice of W packed once per call.
+template <typename T>
+struct Products {
+  bool bf16 = false;
+  Bf16Weights packed;
+
+  void operator()(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* W,
+                  int64_t ldw, T beta, T* C, int64_t ldc) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (bf16) return bf16_gemm(M, A, lda, 1, packed.get(W, ldw, 1, K, N), beta != 0, C, ldc);
+    }
+    gemm<T>(false, false, M, N, K, A, lda, W, ldw, beta, C, ldc);
+  }
+};
 
 // ------------------------------------------------------------------------- row kernels
 //
@@ -340,6 +359,7 @@ struct ForwardStep {
   int64_t t;
   const T* gain = nullptr;  // (N) layer-norm gain of the recurrent projection, or null
   T* ln = nullptr;          // (B, N + N/H) LN values and 1/sigma saved for backward, or null
+  Products<T>* mm = nullptr;  // the recurrent products
 };
 
 // Layer norm in place over each block of H columns of the rows of a (B, cols), which
@@ -397,7 +417,7 @@ template <typename T, bool ReadState, bool HasBias>
 void gated_after_step(const ForwardStep<T>& s) {
   const Problem& p = s.p;
   const int64_t H = p.H, N = p.N;
-  if (N) gemm<T>(false, false, p.B, N, H, s.read, H, s.wt, N, T(0), s.gh, N);
+  if (N) (*s.mm)(p.B, N, H, s.read, H, s.wt, N, T(0), s.gh, N);
   if (s.gain) layer_norm_rows<T>(p, N, 0, s.gh, s.gain, s.ln);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return keep_state(s, b);
@@ -415,7 +435,7 @@ void gated_before_step(const ForwardStep<T>& s) {
   T* gate_state = s.gh;
   T* n_state = s.gh + p.B * 2 * H;
   if (ReadState) {
-    gemm<T>(false, false, p.B, 2 * H, H, s.read, H, s.wt, p.N, T(0), gate_state, 2 * H);
+    (*s.mm)(p.B, 2 * H, H, s.read, H, s.wt, p.N, T(0), gate_state, 2 * H);
     if (s.gain) layer_norm_rows<T>(p, 2 * H, 0, gate_state, s.gain, s.ln);
   }
   for_rows(p.B, H, [&](int64_t b) {
@@ -423,7 +443,7 @@ void gated_before_step(const ForwardStep<T>& s) {
                                          s.read + b * H, s.sv + b * S);
   });
   const T* wt_n = ReadState ? s.wt + 2 * H : s.wt;
-  gemm<T>(false, false, p.B, H, H, s.sv + 3 * H, S, wt_n, p.N, T(0), n_state, H);
+  (*s.mm)(p.B, H, H, s.sv + 3 * H, S, wt_n, p.N, T(0), n_state, H);
   if (s.gain) layer_norm_rows<T>(p, H, ReadState ? 2 * H : 0, n_state, s.gain, s.ln);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return keep_state(s, b);
@@ -439,12 +459,12 @@ void mgu_step(const ForwardStep<T>& s) {
   const int64_t H = p.H, S = 3 * H;
   T* gate_state = s.gh;         // (B, H): h W_f^T
   T* n_state = s.gh + p.B * H;  // (B, H): (f*h) W_n^T
-  gemm<T>(false, false, p.B, H, H, s.read, H, s.wt, p.N, T(0), gate_state, H);
+  (*s.mm)(p.B, H, H, s.read, H, s.wt, p.N, T(0), gate_state, H);
   if (s.gain) layer_norm_rows<T>(p, H, 0, gate_state, s.gain, s.ln);
   for_rows(p.B, H, [&](int64_t b) {
     mgu_gate_row<T>(H, s.gi + b * 2 * H, gate_state + b * H, s.read + b * H, s.sv + b * S);
   });
-  gemm<T>(false, false, p.B, H, H, s.sv + 2 * H, S, s.wt + H, p.N, T(0), n_state, H);
+  (*s.mm)(p.B, H, H, s.sv + 2 * H, S, s.wt + H, p.N, T(0), n_state, H);
   if (s.gain) layer_norm_rows<T>(p, H, H, n_state, s.gain, s.ln);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return keep_state(s, b);
@@ -458,7 +478,7 @@ template <typename T>
 void ligru_step(const ForwardStep<T>& s) {
   const Problem& p = s.p;
   const int64_t H = p.H;
-  gemm<T>(false, false, p.B, 2 * H, H, s.read, H, s.wt, p.N, T(0), s.gh, 2 * H);
+  (*s.mm)(p.B, 2 * H, H, s.read, H, s.wt, p.N, T(0), s.gh, 2 * H);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return keep_state(s, b);
     ligru_row<T>(H, s.gi + b * 2 * H, s.gh + b * 2 * H, s.h + b * H, s.hn + b * H,
@@ -529,7 +549,7 @@ template <typename T>
 std::vector<at::Tensor> forward_impl(const at::Tensor& gi, const at::Tensor& h0, const at::Tensor& w,
                                      const at::Tensor& b_hn, const Problem& p, bool save,
                                      const at::Tensor& mask, const at::Tensor& zone, double zone_p,
-                                     const at::Tensor& gain) {
+                                     const at::Tensor& gain, bool bf16) {
   const int64_t T_ = p.T, B = p.B, H = p.H;
   auto opts = gi.options();
   at::Tensor output = allocate({T_, B, H}, opts);
@@ -547,6 +567,8 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& gi, const at::Tensor& h0,
   ForwardStep<T> s{p, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, scratch.data_ptr<T>(),
                    wt.defined() ? wt.data_ptr<T>() : nullptr,
                    b_hn.defined() ? b_hn.data_ptr<T>() : nullptr, 0};
+  Products<T> mm{bf16};
+  s.mm = &mm;
   T* st = states.data_ptr<T>();
   for (int64_t t = 0; t < p.active; ++t) {
     s.t = t;
@@ -602,6 +624,7 @@ struct BackwardStep {
   const T* ln = nullptr;    // (B, N + N/H) this step's saved LN values and 1/sigma
   T* dgain = nullptr;       // (N) the gain's gradient, summed over the steps
   T* db_hn = nullptr;       // (H) b_hn's gradient, summed over the steps (with layer norm)
+  Products<T>* mm = nullptr;  // the recurrent products
 };
 
 // Backward of layer_norm_rows for one step, columns [c0, c0 + cols) of the projection:
@@ -676,7 +699,7 @@ void gated_after_back(const BackwardStep<T>& s) {
   });
   if (s.gain)
     layer_norm_back_rows<T>(p, s.t, N, 0, s.dgh, N, s.dgh, N, s.gain, s.ln, s.dgain, s.db_hn);
-  gemm<T>(false, false, p.B, H, N, s.dgh, N, s.w, H, T(1), s.dread, H);
+  (*s.mm)(p.B, H, N, s.dgh, N, s.w, H, T(1), s.dread, H);
 }
 
 template <typename T, bool ReadState>
@@ -701,7 +724,7 @@ void gated_before_back(const BackwardStep<T>& s) {
     dn = s.dgh + c0;
     ldn = p.N;
   }
-  gemm<T>(false, false, p.B, H, H, dn, ldn, w_n, H, T(0), drh, H);
+  (*s.mm)(p.B, H, H, dn, ldn, w_n, H, T(0), drh, H);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return;
     gated_before_back_reset_row<T>(H, s.sv + b * 4 * H, s.read + b * H, drh + b * H,
@@ -716,7 +739,7 @@ void gated_before_back(const BackwardStep<T>& s) {
       drz = s.dgh;
       ldrz = p.N;
     }
-    gemm<T>(false, false, p.B, H, 2 * H, drz, ldrz, s.w, H, T(1), s.dread, H);
+    (*s.mm)(p.B, H, 2 * H, drz, ldrz, s.w, H, T(1), s.dread, H);
   }
 }
 
@@ -738,7 +761,7 @@ void mgu_back(const BackwardStep<T>& s) {
     dn = s.dgh + H;
     ld = p.N;
   }
-  gemm<T>(false, false, p.B, H, H, dn, ld, s.w + H * H, H, T(0), dfh, H);
+  (*s.mm)(p.B, H, H, dn, ld, s.w + H * H, H, T(0), dfh, H);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return;
     mgu_back_gate_row<T>(H, s.sv + b * 3 * H, s.read + b * H, dfh + b * H, s.dgi + b * 2 * H,
@@ -750,7 +773,7 @@ void mgu_back(const BackwardStep<T>& s) {
                             nullptr);
     df = s.dgh;
   }
-  gemm<T>(false, false, p.B, H, H, df, s.gain ? p.N : 2 * H, s.w, H, T(1), s.dread, H);
+  (*s.mm)(p.B, H, H, df, s.gain ? p.N : 2 * H, s.w, H, T(1), s.dread, H);
 }
 
 template <typename T>
@@ -762,7 +785,7 @@ void ligru_back(const BackwardStep<T>& s) {
     ligru_back_row<T>(H, s.sv + b * 2 * H, s.h + b * H, s.dh + b * H, s.go + b * H,
                       s.dgi + b * 2 * H, s.dnext + b * H);
   });
-  gemm<T>(false, false, p.B, H, 2 * H, s.dgi, 2 * H, s.w, H, T(1), s.dread, H);
+  (*s.mm)(p.B, H, 2 * H, s.dgi, 2 * H, s.w, H, T(1), s.dread, H);
 }
 
 template <typename T>
@@ -797,9 +820,19 @@ void backward_step(const BackwardStep<T>& s) {
 // A multi-threaded BLAS may split the long K sum between threads, and then the rounding
 // depends on the thread count. Here C is cut into eight blocks of rows (a size that
 // depends on M only), each summed by one single-threaded GEMM; the threads share them.
+//
+// With ``bf16`` (float32 only) the product is bfloat16's, summed in float32 (bf16.h: one
+// thread sums each element whole, so it too is independent of the thread count).
 template <typename T>
 void gemm_tn_deterministic(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* X,
-                           int64_t ldx, T* C, int64_t ldc) {
+                           int64_t ldx, T* C, int64_t ldc, bool bf16 = false) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (bf16) {
+      Bf16Matrix packed;
+      packed.pack(X, ldx, 1, K, N);
+      return bf16_gemm(M, A, 1, lda, packed, false, C, ldc);
+    }
+  }
   const int64_t block = std::max<int64_t>(16, (M + 127) / 128 * 16);
   const int64_t blocks = (M + block - 1) / block;
   at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
@@ -833,8 +866,8 @@ void column_sums(int64_t N, int64_t K, const T* A, int64_t lda, T* out) {
 // in one GEMM. A: (K, rows) with row stride lda; X: (K, H) with row stride ldx.
 template <typename T>
 void weight_grad(const Problem& p, const T* A, int64_t lda, int64_t rows, const T* X, int64_t ldx,
-                 T* grad_w) {
-  gemm_tn_deterministic<T>(rows, p.H, p.active * p.B, A, lda, X, ldx, grad_w, p.H);
+                 T* grad_w, bool bf16) {
+  gemm_tn_deterministic<T>(rows, p.H, p.active * p.B, A, lda, X, ldx, grad_w, p.H, bf16);
 }
 
 // Zoneout in backward, before a step's kernels, on the rows inside their sequence: the
@@ -868,7 +901,8 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_output, const at::T
                                       bool has_bias, const at::Tensor& states,
                                       const at::Tensor& saved, const at::Tensor& mask,
                                       const at::Tensor& zone, double zone_p,
-                                      const at::Tensor& ln_saved, const at::Tensor& gain) {
+                                      const at::Tensor& ln_saved, const at::Tensor& gain,
+                                      bool bf16) {
   const int64_t T_ = p.T, B = p.B, H = p.H, GH = p.G * H;
   auto opts = gi.options();
   at::Tensor grad_gi = allocate({T_, B, GH}, opts);
@@ -895,6 +929,8 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_output, const at::T
   BackwardStep<T> s{p,       nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
                     nullptr, nullptr, nullptr, scratch.data_ptr<T>(),
                     w.defined() ? w.data_ptr<T>() : nullptr, 0};
+  Products<T> mm{bf16};
+  s.mm = &mm;
   for (int64_t t = p.active - 1; t >= 0; --t) {
     s.t = t;
     s.gi = gi.data_ptr<T>() + t * B * GH;
@@ -951,7 +987,7 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_output, const at::T
   switch (p.kind) {
     case kGated:
       if (p.reset_after) {
-        weight_grad<T>(p, dgh_all.data_ptr<T>(), p.N, p.N, X, H, gw);
+        weight_grad<T>(p, dgh_all.data_ptr<T>(), p.N, p.N, X, H, gw, bf16);
         if (has_bias && p.ln)  // summed before the norm's backward (b_hn is added after it)
           grad_b_hn.copy_(ln_db_hn);
         else if (has_bias)
@@ -961,35 +997,57 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_output, const at::T
         // Gradients of the projections: gi's own, or with layer norm those before it.
         const T* dR = p.ln ? dgh_all.data_ptr<T>() : dG;
         const int64_t ld = p.ln ? p.N : GH;
-        if (p.read_state) weight_grad<T>(p, dR, ld, 2 * H, X, H, gw);
+        if (p.read_state) weight_grad<T>(p, dR, ld, 2 * H, X, H, gw, bf16);
         T* gw_n = p.read_state ? gw + 2 * H * H : gw;
         const int64_t n0 = p.ln ? (p.read_state ? 2 * H : 0) : 2 * H;
-        weight_grad<T>(p, dR + n0, ld, H, sv + 3 * H, SH, gw_n);
+        weight_grad<T>(p, dR + n0, ld, H, sv + 3 * H, SH, gw_n, bf16);
       }
       break;
     case kMgu: {
       const T* dR = p.ln ? dgh_all.data_ptr<T>() : dG;
       const int64_t ld = p.ln ? p.N : GH;
-      weight_grad<T>(p, dR, ld, H, X, H, gw);
-      weight_grad<T>(p, dR + H, ld, H, sv + 2 * H, SH, gw + H * H);
+      weight_grad<T>(p, dR, ld, H, X, H, gw, bf16);
+      weight_grad<T>(p, dR + H, ld, H, sv + 2 * H, SH, gw + H * H, bf16);
       break;
     }
-    case kLigru: weight_grad<T>(p, dG, GH, 2 * H, X, H, gw); break;
+    case kLigru: weight_grad<T>(p, dG, GH, 2 * H, X, H, gw, bf16); break;
     default: break;
   }
   return {grad_gi, dh, grad_w, grad_b_hn, grad_gain};
 }
 
+// bfloat16 products: for float32 operands, on a CPU whose AVX512-BF16 products pass the
+// self-check (bf16.h).
+void check_bf16(bool bf16, const at::Tensor& t) {
+  if (!bf16) return;
+  TORCH_CHECK(t.scalar_type() == at::kFloat, "bf16 products take float32 operands, got ",
+              t.scalar_type());
+  TORCH_CHECK(bf16_gemm_works(),
+              "bf16 products need a CPU with AVX512-BF16 (bf16_supported() is False here)");
+}
+
 // y = x W^T + b for x (..., I), W (M, I): the input projection of every step in one GEMM,
-// its output from the buffer pool.
-at::Tensor linear_forward(const at::Tensor& x_, const at::Tensor& weight, const c10::optional<at::Tensor>& bias) {
+// its output from the buffer pool. With ``bf16`` (float32) the product is bfloat16's.
+at::Tensor linear_forward(const at::Tensor& x_, const at::Tensor& weight,
+                          const c10::optional<at::Tensor>& bias, bool bf16) {
   const int64_t M = weight.size(0), I = weight.size(1);
   at::Tensor x = x_.reshape({-1, I});
   std::vector<int64_t> sizes(x_.sizes().begin(), x_.sizes().end());
   sizes.back() = M;
+  check_bf16(bf16, x);
+  check_bf16(bf16, weight);
   at::NoGradGuard no_grad;
   at::Tensor y = allocate({x.size(0), M}, x.options());
-  if (bias.has_value() && bias->defined())
+  const bool has_bias = bias.has_value() && bias->defined();
+  if (bf16) {
+    at::Tensor xc = x.contiguous(), w = weight.contiguous();
+    if (has_bias) y.copy_(bias->expand({x.size(0), M}));
+    Bf16Matrix packed;  // W^T (I, M): element (i, m) at W[m * I + i]
+    packed.pack(w.data_ptr<float>(), 1, I, I, M);
+    bf16_gemm(x.size(0), xc.data_ptr<float>(), I, 1, packed, has_bias, y.data_ptr<float>(), M);
+    return y.view(sizes);
+  }
+  if (has_bias)
     at::addmm_out(y, *bias, x, weight.t());
   else
     at::mm_out(y, x, weight.t());
@@ -1000,20 +1058,30 @@ at::Tensor linear_forward(const at::Tensor& x_, const at::Tensor& weight, const 
 // threads, each summed whole), grad_W = grad^T x and grad_b = column sums of grad, both
 // independent of the thread count.
 std::vector<at::Tensor> linear_backward(const at::Tensor& grad_, const at::Tensor& x_,
-                                        const at::Tensor& weight, bool has_bias) {
+                                        const at::Tensor& weight, bool has_bias, bool bf16) {
   const int64_t M = weight.size(0), I = weight.size(1);
   at::Tensor grad = grad_.reshape({-1, M}).contiguous();
   at::Tensor x = x_.reshape({-1, I}).contiguous();
   const int64_t K = grad.size(0);
+  check_bf16(bf16, grad);
+  check_bf16(bf16, x);
+  check_bf16(bf16, weight);
   at::NoGradGuard no_grad;
   at::Tensor grad_x = allocate({K, I}, grad.options());
-  at::mm_out(grad_x, grad, weight);
+  if (bf16) {
+    at::Tensor w = weight.contiguous();
+    Bf16Matrix packed;  // W (M, I)
+    packed.pack(w.data_ptr<float>(), I, 1, M, I);
+    bf16_gemm(K, grad.data_ptr<float>(), M, 1, packed, false, grad_x.data_ptr<float>(), I);
+  } else {
+    at::mm_out(grad_x, grad, weight);
+  }
   grad_x = grad_x.view(x_.sizes());
   at::Tensor grad_w = at::empty({M, I}, grad.options());
   at::Tensor grad_b = at::empty({has_bias ? M : 0}, grad.options());
   AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "grukit_linear_backward", [&] {
     gemm_tn_deterministic<scalar_t>(M, I, K, grad.data_ptr<scalar_t>(), M, x.data_ptr<scalar_t>(),
-                                    I, grad_w.data_ptr<scalar_t>(), I);
+                                    I, grad_w.data_ptr<scalar_t>(), I, bf16);
     if (has_bias) column_sums<scalar_t>(M, K, grad.data_ptr<scalar_t>(), M, grad_b.data_ptr<scalar_t>());
   });
   return {grad_x, grad_w, grad_b};
@@ -1074,8 +1142,9 @@ std::vector<at::Tensor> forward(const at::Tensor& gi_, const at::Tensor& h0_,
                                 bool reset_after, bool read_state, bool save,
                                 const c10::optional<at::Tensor>& mask_,
                                 const c10::optional<at::Tensor>& zone_, double zone_p,
-                                const c10::optional<at::Tensor>& gain_) {
+                                const c10::optional<at::Tensor>& gain_, bool bf16) {
   check_inputs(gi_, h0_, kind);
+  check_bf16(bf16, gi_);
   at::Tensor gi = gi_.contiguous(), h0 = h0_.contiguous();
   at::Tensor w = optional_contiguous(w_), b_hn = optional_contiguous(b_hn_);
   at::Tensor mask = optional_contiguous(mask_), zone = optional_contiguous(zone_);
@@ -1087,7 +1156,7 @@ std::vector<at::Tensor> forward(const at::Tensor& gi_, const at::Tensor& h0_,
   check_gain(p, gi, gain);
   at::NoGradGuard no_grad;
   return AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "grukit_forward", [&] {
-    return forward_impl<scalar_t>(gi, h0, w, b_hn, p, save, mask, zone, zone_p, gain);
+    return forward_impl<scalar_t>(gi, h0, w, b_hn, p, save, mask, zone, zone_p, gain, bf16);
   });
 }
 
@@ -1099,11 +1168,12 @@ std::vector<at::Tensor> backward(const at::Tensor& grad_output, const at::Tensor
                                  const c10::optional<at::Tensor>& mask_,
                                  const c10::optional<at::Tensor>& zone_, double zone_p,
                                  const c10::optional<at::Tensor>& ln_saved_,
-                                 const c10::optional<at::Tensor>& gain_) {
+                                 const c10::optional<at::Tensor>& gain_, bool bf16) {
   at::Tensor gi = gi_.contiguous(), w = optional_contiguous(w_);
   at::Tensor mask = optional_contiguous(mask_), zone = optional_contiguous(zone_);
   at::Tensor gain = optional_contiguous(gain_), ln_saved = optional_contiguous(ln_saved_);
   check_inputs(gi, grad_h_n, kind);
+  check_bf16(bf16, gi);
   Problem p = make_problem(gi, w, lengths, kind, reset_after, read_state, grad_h_n.size(1));
   check_regularisers(p, gi, mask, zone, zone_p);
   check_gain(p, gi, gain);
@@ -1114,7 +1184,7 @@ std::vector<at::Tensor> backward(const at::Tensor& grad_output, const at::Tensor
   return AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "grukit_backward", [&] {
     return backward_impl<scalar_t>(grad_output.contiguous(), grad_h_n.contiguous(), gi, w, p,
                                    has_bias, states.contiguous(), saved.contiguous(), mask, zone,
-                                   zone_p, ln_saved, gain);
+                                   zone_p, ln_saved, gain, bf16);
   });
 }
 
@@ -1167,6 +1237,8 @@ at::Tensor stream_step(const at::Tensor& x_, const at::Tensor& h_,
                      scratch,
                      whh_t.defined() ? whh_t.data_ptr<T>() : nullptr,
                      b_hn.defined() ? b_hn.data_ptr<T>() : nullptr, 0};
+    Products<T> mm;
+    s.mm = &mm;
     forward_step(s);
     return h_next;
   });
@@ -1181,4 +1253,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("linear_forward", &grukit::linear_forward, "input projection");
   m.def("linear_backward", &grukit::linear_backward, "input projection backward");
   m.def("stream_step", &grukit::stream_step, "one inference step for streaming");
+  m.def("bf16_supported", &grukit::bf16_gemm_works,
+        "whether this CPU runs the bfloat16 products (AVX512-BF16, self-checked)");
 }
