@@ -47,6 +47,6 @@ def test_benchmark_bf16_rows(capsys):
         ],
         module["bf16_instruction_set"](),
     )
-    assert "| (4, 10, 8, 16, 1) | training | 1.00 s | 2.00 | - |" in rows[3]
+    assert "| (4, 10, 8, 16, 1) | training | 1.000 s | 2.00 | - |" in rows[3]
     assert rows[4].endswith("| 3.00 |")
     assert module["bf16_instruction_set"]().startswith("none") != bf16_support()[0]
