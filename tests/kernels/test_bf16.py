@@ -257,3 +257,13 @@ def test_trainer_precision_is_checked():
 
     with pytest.raises(ValueError, match="precision: got 'fp16', wanted one of fp32, bf16"):
         TrainConfig(precision="fp16")
+
+
+@needs_bf16
+def test_torch_compile_under_autocast_has_no_graph_break():
+    torch.manual_seed(5)
+    layer = grukit.GRU(I, H)
+    x = torch.randn(T, B, I)
+    compiled = torch.compile(layer, fullgraph=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(compiled(x)[0], layer(x)[0])

@@ -67,6 +67,9 @@ def autocast_bf16(device: torch.device) -> bool:
     )
 
 
+# Under torch.compile the answer is a constant of the graph (the extension's load and its
+# self-check are not traceable), as for the fused backend's availability.
+@torch.compiler.assume_constant_result
 def bf16_support() -> tuple[bool, str]:
     """Whether the fused kernels run bfloat16 GEMMs on this CPU, and why not."""
     from grukit.kernels.cpu.build import availability, load_extension
