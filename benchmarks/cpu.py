@@ -27,7 +27,6 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 
@@ -287,11 +286,11 @@ class Autocast(torch.nn.Module):
 
 def bf16_instruction_set() -> str:
     """What the bfloat16 GEMMs run on here, in words."""
+    from grukit.kernels.cpu.build import cpu_flags
     from grukit.kernels.dispatch import bf16_support
 
     supported, reason = bf16_support()
-    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    amx = " (AMX present, not used)" if "amx_bf16" in flags else " (no AMX)"
+    amx = " (AMX present, not used)" if "amx_bf16" in cpu_flags() else " (no AMX)"
     return f"{reason}{amx}" if supported else f"none: {reason}"
 
 

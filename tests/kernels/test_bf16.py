@@ -11,14 +11,13 @@ so a silent float32 fallback fails it.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
 import grukit
 from grukit.kernels import dispatch
 from grukit.kernels.cpu import ops
+from grukit.kernels.cpu.build import cpu_flags
 from helpers import layer_kwargs, variant_configs, weighted_loss
 
 T, B, I, H = 11, 5, 6, 37  # odd H and I: the packed blocks' and K's remainders
@@ -28,16 +27,9 @@ SUPPORTED, WHY = dispatch.bf16_support()
 needs_bf16 = pytest.mark.skipif(not SUPPORTED, reason=f"no bfloat16 GEMMs here: {WHY}")
 
 
-def _cpu_has_avx512_bf16() -> bool:
-    try:
-        return "avx512_bf16" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-
-
 def test_support_matches_the_cpu_flags():
     """The self-checked kernel is available exactly where the CPU says it has AVX512-BF16."""
-    if _cpu_has_avx512_bf16():
+    if "avx512_bf16" in cpu_flags():
         assert SUPPORTED, WHY
     else:
         assert not SUPPORTED and "AVX512-BF16" in WHY

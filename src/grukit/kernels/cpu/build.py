@@ -30,7 +30,8 @@ def cache_root() -> Path:
     return Path(os.environ.get("GRUKIT_CACHE_DIR", Path.home() / ".cache" / "grukit"))
 
 
-def _cpu_flags() -> str:
+def cpu_flags() -> str:
+    """This CPU's feature flags as /proc/cpuinfo lists them (the processor's name elsewhere)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("flags"):
@@ -47,7 +48,7 @@ def build_directory() -> Path:
     for name in SOURCES:
         digest.update((here / name).read_bytes())
     digest.update(
-        f"{torch.__version__}|{sys.version_info[:2]}|{platform.machine()}|{_cpu_flags()}".encode()
+        f"{torch.__version__}|{sys.version_info[:2]}|{platform.machine()}|{cpu_flags()}".encode()
     )
     return cache_root() / f"{EXTENSION_NAME}-{digest.hexdigest()[:16]}"
 
