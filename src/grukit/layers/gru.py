@@ -340,25 +340,13 @@ class GRU(nn.Module):
     def _run_layers(self, x: Tensor, h0: Tensor, lengths: Tensor | None) -> tuple[Tensor, Tensor]:
         """x (T, B, I), h0 (L*D, B, H) -> output (T, B, D*H), h_n (L*D, B, H)."""
         backend = self.backend_choice(x)
-        if backend.name == "fused" and x.dtype == torch.bfloat16:
-            # The fused kernels keep state and gates in float32: run on float32 copies of
-            # the (small) parameters, whose gradients autograd brings back in bfloat16.
-            output, h_n = self._run_layers_with(backend, x, h0.float(), lengths, torch.float32)
-            return output.to(x.dtype), h_n.to(x.dtype)
-        return self._run_layers_with(backend, x, h0, lengths, None)
-
-    def _run_layers_with(
-        self,
-        backend: BackendChoice,
-        x: Tensor,
-        h0: Tensor,
-        lengths: Tensor | None,
-        cast: torch.dtype | None,
-    ) -> tuple[Tensor, Tensor]:
-        """_run_layers on ``backend``, with the parameters and the first layer's input cast
-        to ``cast`` when given."""
+        dtype = x.dtype
+        # The fused kernels keep state and gates in float32: bfloat16 parameters run as
+        # float32 copies (small; autograd brings their gradients back in bfloat16), and the
+        # results go back to bfloat16.
+        cast = torch.float32 if backend.name == "fused" and dtype == torch.bfloat16 else None
         if cast is not None:
-            x = x.to(cast)
+            x, h0 = x.to(cast), h0.to(cast)
         final_states = []
         layer_input = x
         if self.input_dropout and self.training:
@@ -381,7 +369,7 @@ class GRU(nn.Module):
             layer_input = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = self._dropout(layer_input, self.dropout)
-        return layer_input, torch.stack(final_states)
+        return layer_input.to(dtype), torch.stack(final_states).to(dtype)
 
     def _cast_params(self, layer: int, direction: int, cast: torch.dtype | None) -> Params:
         """A layer and direction's params, floating tensors cast to ``cast`` when given."""
