@@ -487,16 +487,38 @@ def main(argv: list[str] | None = None) -> dict:
         f"float32, median of {repeats}"
     )
     if args.bf16_only:
-        instruction_set = bf16_instruction_set()
-        bf16 = [compare_bf16(c, repeats, args.threads) for c in BF16_CONFIGS]
-        print("\n".join(bf16_rows(bf16, instruction_set)))
-        print(f"\n({time.perf_counter() - started:.0f} s)")
-        return {"bf16": bf16, "bf16_instruction_set": instruction_set}
-    peak = matmul_gflops(repeats, size=256 if args.smoke else 2048)
+        results = bf16_section(args.smoke, repeats, args.threads)
+    else:
+        results = all_sections(args.smoke, configs, repeats, args.threads)
+    print(f"\n({time.perf_counter() - started:.0f} s)")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(results, handle, indent=2)
+    return results
+
+
+def bf16_section(smoke: bool, repeats: int, threads: int) -> dict:
+    """The bfloat16 table, printed; skipped, with the reason, where the fused kernels have no
+    bfloat16 GEMMs."""
+    instruction_set = bf16_instruction_set()
+    results = []
+    if instruction_set.startswith("none"):
+        print(f"\nbfloat16: skipped, {instruction_set}")
+    else:
+        for config in [(4, 10, 8, 16, 1)] if smoke else BF16_CONFIGS:
+            results.append(compare_bf16(config, repeats, threads))
+        print()
+        print("\n".join(bf16_rows(results, instruction_set)))
+    return {"bf16": results, "bf16_instruction_set": instruction_set}
+
+
+def all_sections(smoke: bool, configs, repeats: int, threads: int) -> dict:
+    """Every table, printed in turn; their raw results."""
+    peak = matmul_gflops(repeats, size=256 if smoke else 2048)
     print(f"large matmul: {peak:.0f} GFLOP/s\n")
     peers = []
     for config in configs:
-        peers.append(compare_peers(config, repeats, args.threads, peak))
+        peers.append(compare_peers(config, repeats, threads, peak))
         print(f"  measured {config}", flush=True)
     print()
     print("\n".join(peer_rows(peers)))
@@ -505,25 +527,17 @@ def main(argv: list[str] | None = None) -> dict:
     print("\n".join(variant_rows(variants)))
     regularisers = [
         compare_regularisers(config, repeats)
-        for config in (configs if args.smoke else REGULARISER_CONFIGS)
+        for config in (configs if smoke else REGULARISER_CONFIGS)
     ]
     print()
     print("\n".join(regulariser_rows(regularisers)))
-    instruction_set = bf16_instruction_set()
-    bf16 = []
-    if not instruction_set.startswith("none"):
-        for config in [(4, 10, 8, 16, 1)] if args.smoke else BF16_CONFIGS:
-            bf16.append(compare_bf16(config, repeats, args.threads))
-        print()
-        print("\n".join(bf16_rows(bf16, instruction_set)))
-    else:
-        print(f"\nbfloat16: skipped, {instruction_set}")
+    bf16 = bf16_section(smoke, repeats, threads)
     streaming = compare_streaming(
-        8 if args.smoke else 64,
-        16 if args.smoke else 256,
+        8 if smoke else 64,
+        16 if smoke else 256,
         repeats,
-        args.threads,
-        steps=20 if args.smoke else 2000,
+        threads,
+        steps=20 if smoke else 2000,
     )
     print()
     print(
@@ -535,20 +549,14 @@ def main(argv: list[str] | None = None) -> dict:
             )
         )
     )
-    print(f"\n({time.perf_counter() - started:.0f} s)")
-    results = {
+    return {
         "peers": peers,
         "variants": variants,
         "regularisers": regularisers,
         "streaming": streaming,
-        "bf16": bf16,
-        "bf16_instruction_set": instruction_set,
+        **bf16,
         "peak_gflops": peak,
     }
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(results, handle, indent=2)
-    return results
 
 
 if __name__ == "__main__":
