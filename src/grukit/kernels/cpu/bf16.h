@@ -6,12 +6,15 @@
 //
 // The products are an AVX512-BF16 micro-kernel of our own: vdpbf16ps multiplies 16 pairs
 // of bfloat16 and adds both products to 16 float32 sums, twice the float32 FMA's rate.
-// Why not a library: on the AVX512-BF16 Zen 4 where this was written (2 threads), MKL's
-// cblas_gemm_bf16bf16f32 (exported by libtorch) ran no faster than float32 sgemm, and
-// oneDNN's brgemm micro-kernel (ATen's cpublas::brgemm) at about float32's rate too
-// (200-220 GFLOP/s); torch's own bfloat16 matmul is fast but rounds its output to
-// bfloat16 and costs a dispatch per call. AMX tiles are not used (yet): on an AMX Xeon
-// this kernel still runs, at AVX512-BF16's rate.
+// Why not a library, measured on the AVX512-BF16 Zen 4 where this was written (2 threads):
+// MKL's cblas_gemm_bf16bf16f32 (exported by libtorch) ran no faster than float32 sgemm;
+// torch's own bfloat16 matmul is fast but rounds its output to bfloat16 and costs 5-40x
+// at small batches; oneDNN's brgemm micro-kernel (ATen's cpublas::brgemm, in 64-column
+// tiles) ran as fast as this kernel at the per-step shapes (400-420 GFLOP/s at 20 x 650 x
+// 1950 and 64 x 512 x 1536) but 3x slower at batch 1 (28 against 76-94 GFLOP/s at
+// 1 x 128 x 384), and on AMX machines it wants B in oneDNN's own packed layout, a path
+// that could not be tested here. AMX tiles are therefore not used (yet): on an AMX Xeon
+// this kernel still runs, at AVX512-BF16's rate; brgemm is the way to add them.
 //
 // Layouts: A is rounded into (M, Kp) rows, Kp = K rounded up to even; B into blocks of 32
 // columns, each [Kp/2][32][2] (the two rows of a pair interleaved, as vdpbf16ps reads
