@@ -178,6 +178,79 @@ def test_one_and_two_threads_give_identical_results():
         assert torch.equal(one, two)
 
 
+# Batch 1 with T >= 32 and H >= 32: the forward runs on a team of threads that each update
+# their own block of hidden units (team.h). H=144 splits unevenly: units [0, 64), [64, 144).
+TEAM_T, TEAM_H = 40, 144
+
+
+def team_results(config, dtype, threads, **options):
+    """Output, h_n and every gradient of a fused layer at batch 1, run with ``threads``;
+    masks and weights from fixed seeds; and how many calls ran on a team."""
+    torch.manual_seed(0)
+    layer = grukit.GRU(I, TEAM_H, dtype=dtype, backend="fused", **layer_kwargs(config), **options)
+    x = torch.randn(TEAM_T, 1, I, dtype=dtype, requires_grad=True)
+    hx = torch.randn(1, 1, TEAM_H, dtype=dtype, requires_grad=True)
+    previous = torch.get_num_threads()
+    teams = ops.load_extension().teams_formed()
+    try:
+        torch.set_num_threads(threads)
+        torch.manual_seed(1)
+        output, h_n = layer(x, hx)
+    finally:
+        torch.set_num_threads(previous)
+    teams = ops.load_extension().teams_formed() - teams
+    grads = torch.autograd.grad(weighted_loss(output, h_n), [x, hx, *layer.parameters()])
+    return [output, h_n, *grads], teams
+
+
+@variant_configs
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+def test_batch_one_team_equals_one_thread_and_the_reference(config, dtype):
+    """Two threads (a team) and three (more threads than this machine's cores: the barrier
+    must yield) give exactly one thread's results; and the reference loop's."""
+    one, teams = team_results(config, dtype, 1)
+    assert teams == 0
+    for threads in (2, 3):
+        got, teams = team_results(config, dtype, threads)
+        assert teams == (0 if config[0] == "mingru" else 1)  # mingru: no product to share
+        for a, b in zip(got, one):
+            assert torch.equal(a, b)
+    reference = grukit.GRU(I, TEAM_H, dtype=dtype, backend="reference", **layer_kwargs(config))
+    torch.manual_seed(0)
+    fused_layer = grukit.GRU(I, TEAM_H, dtype=dtype, backend="fused", **layer_kwargs(config))
+    reference.load_state_dict(fused_layer.state_dict())
+    x = torch.randn(TEAM_T, 1, I, dtype=dtype)
+    hx = torch.randn(1, 1, TEAM_H, dtype=dtype)
+    tight = 1e-5 if dtype == torch.float32 else 1e-12
+    torch.testing.assert_close(one[0], reference(x, hx)[0], rtol=tight, atol=tight)
+
+
+@pytest.mark.parametrize("variant", ["gru", "mgu", "ligru"])
+@pytest.mark.parametrize("reset_after", [True, False], ids=["after", "before"])
+def test_batch_one_team_with_masks_equals_one_thread(variant, reset_after):
+    """Recurrent dropout (each thread reads m*h from its own buffer) and zoneout (per unit)
+    inside the team, in training and in eval mode."""
+    if variant != "gru" and not reset_after:
+        pytest.skip("reset placement is a gru-family option")
+    config = (variant, reset_after if variant == "gru" else None, None)
+    options = dict(recurrent_dropout=0.3, zoneout=0.25)
+    one, _ = team_results(config, torch.float32, 1, **options)
+    got, teams = team_results(config, torch.float32, 2, **options)
+    assert teams == 1
+    for a, b in zip(got, one):
+        assert torch.equal(a, b)
+
+
+def test_layer_norm_of_the_recurrent_projection_runs_without_a_team():
+    """Layer norm needs every unit of a gate block at once: one thread does it all."""
+    config = ("gru", True, "layer")
+    one, _ = team_results(config, torch.float32, 1)
+    got, teams = team_results(config, torch.float32, 2)
+    assert teams == 0
+    for a, b in zip(got, one):
+        assert torch.equal(a, b)
+
+
 def run_with_grads_lengths(layer, x, lengths):
     x = x.clone().requires_grad_()
     output, h_n = layer(x, lengths=lengths)

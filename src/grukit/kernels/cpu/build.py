@@ -22,7 +22,7 @@ from types import ModuleType
 
 import torch
 
-SOURCES = ("recurrence.cpp", "math.h", "buffers.h", "bf16.h")
+SOURCES = ("recurrence.cpp", "math.h", "buffers.h", "bf16.h", "team.h")
 EXTENSION_NAME = "grukit_cpu"
 
 

@@ -34,12 +34,14 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
 #include "bf16.h"
 #include "buffers.h"
 #include "math.h"
+#include "team.h"
 
 namespace grukit {
 
@@ -106,6 +108,7 @@ Problem make_problem(const at::Tensor& gi, const at::Tensor& w, const c10::optio
 // Run f(b) for every batch row, in parallel when the rows hold enough work.
 template <typename F>
 void for_rows(int64_t B, int64_t H, const F& f) {
+  if (B == 1) return f(0);  // at batch 1 (every step of a team) skip parallel_for's bookkeeping
   // Rows of about 4K elements or more per thread: below that a fork costs more than it saves.
   const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(H, 1));
   at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
@@ -133,14 +136,15 @@ struct Products {
 // ------------------------------------------------------------------------- row kernels
 //
 // One batch row of one step each. They are free functions over __restrict pointers
-// because GCC vectorises their loops there and not inside the row lambdas.
+// because GCC vectorises their loops there and not inside the row lambdas. The forward
+// ones update hidden units [j0, j1) of H (all of them but in a team: see team.h).
 
 template <typename T, bool ReadState, bool HasBias>
-void gated_after_row(int64_t H, const T* __restrict gi, const T* __restrict gh,
+void gated_after_row(int64_t H, int64_t j0, int64_t j1, const T* __restrict gi, const T* __restrict gh,
                      const T* __restrict b_hn, const T* __restrict h, T* __restrict hn,
                      T* __restrict out, T* __restrict sv) {
   const T* __restrict gh_n = ReadState ? gh + 2 * H : gh;
-  for (int64_t j = 0; j < H; ++j) {
+  for (int64_t j = j0; j < j1; ++j) {
     T ar = gi[j], az = gi[H + j];
     if (ReadState) {
       ar += gh[j];
@@ -161,9 +165,9 @@ void gated_after_row(int64_t H, const T* __restrict gi, const T* __restrict gh,
 
 // Reset before the matmul, first half: the gates and r*h (the next GEMM's input).
 template <typename T, bool ReadState>
-void gated_before_gates_row(int64_t H, const T* __restrict gi, const T* __restrict g,
+void gated_before_gates_row(int64_t H, int64_t j0, int64_t j1, const T* __restrict gi, const T* __restrict g,
                             const T* __restrict h, T* __restrict sv) {
-  for (int64_t j = 0; j < H; ++j) {
+  for (int64_t j = j0; j < j1; ++j) {
     T ar = gi[j], az = gi[H + j];
     if (ReadState) {
       ar += g[j];
@@ -179,10 +183,10 @@ void gated_before_gates_row(int64_t H, const T* __restrict gi, const T* __restri
 // Second half, given gn = (r*h) W_n^T: candidate and update. Also serves the MGU with
 // keep = 1 - f, which is why the update weight is passed in as a column of sv.
 template <typename T>
-void gated_before_update_row(int64_t H, const T* __restrict gi_n, const T* __restrict gn,
+void gated_before_update_row(int64_t H, int64_t j0, int64_t j1, const T* __restrict gi_n, const T* __restrict gn,
                              const T* __restrict z, const T* __restrict h, T* __restrict hn,
                              T* __restrict out, T* __restrict n_out) {
-  for (int64_t j = 0; j < H; ++j) {
+  for (int64_t j = j0; j < j1; ++j) {
     const T n = tanh_(gi_n[j] + gn[j]);
     const T hv = n + z[j] * (h[j] - n);
     n_out[j] = n;
@@ -192,9 +196,9 @@ void gated_before_update_row(int64_t H, const T* __restrict gi_n, const T* __res
 }
 
 template <typename T>
-void mgu_gate_row(int64_t H, const T* __restrict gi, const T* __restrict g,
+void mgu_gate_row(int64_t H, int64_t j0, int64_t j1, const T* __restrict gi, const T* __restrict g,
                   const T* __restrict h, T* __restrict sv) {
-  for (int64_t j = 0; j < H; ++j) {
+  for (int64_t j = j0; j < j1; ++j) {
     const T f = sigmoid(gi[j] + g[j]);
     sv[j] = f;
     sv[2 * H + j] = f * h[j];
@@ -202,10 +206,10 @@ void mgu_gate_row(int64_t H, const T* __restrict gi, const T* __restrict g,
 }
 
 template <typename T>
-void mgu_update_row(int64_t H, const T* __restrict gi_n, const T* __restrict gn,
+void mgu_update_row(int64_t H, int64_t j0, int64_t j1, const T* __restrict gi_n, const T* __restrict gn,
                     const T* __restrict f, const T* __restrict h, T* __restrict hn,
                     T* __restrict out, T* __restrict n_out) {
-  for (int64_t j = 0; j < H; ++j) {
+  for (int64_t j = j0; j < j1; ++j) {
     const T n = tanh_(gi_n[j] + gn[j]);
     const T hv = h[j] + f[j] * (n - h[j]);
     n_out[j] = n;
@@ -215,9 +219,9 @@ void mgu_update_row(int64_t H, const T* __restrict gi_n, const T* __restrict gn,
 }
 
 template <typename T>
-void ligru_row(int64_t H, const T* __restrict gi, const T* __restrict gh, const T* __restrict h,
+void ligru_row(int64_t H, int64_t j0, int64_t j1, const T* __restrict gi, const T* __restrict gh, const T* __restrict h,
                T* __restrict hn, T* __restrict out, T* __restrict sv) {
-  for (int64_t j = 0; j < H; ++j) {
+  for (int64_t j = j0; j < j1; ++j) {
     const T z = sigmoid(gi[j] + gh[j]);
     const T a = gi[H + j] + gh[H + j];
     const T n = std::max(a, T(0));  // relu that keeps a NaN, as torch.relu does
@@ -230,9 +234,9 @@ void ligru_row(int64_t H, const T* __restrict gi, const T* __restrict gh, const 
 }
 
 template <typename T>
-void mingru_row(int64_t H, const T* __restrict gi, const T* __restrict h, T* __restrict hn,
+void mingru_row(int64_t H, int64_t j0, int64_t j1, const T* __restrict gi, const T* __restrict h, T* __restrict hn,
                 T* __restrict out, T* __restrict sv) {
-  for (int64_t j = 0; j < H; ++j) {
+  for (int64_t j = j0; j < j1; ++j) {
     const T z = sigmoid(gi[j]);
     const T hv = h[j] + z * (gi[H + j] - h[j]);
     sv[j] = z;
@@ -360,7 +364,21 @@ struct ForwardStep {
   const T* gain = nullptr;  // (N) layer-norm gain of the recurrent projection, or null
   T* ln = nullptr;          // (B, N + N/H) LN values and 1/sigma saved for backward, or null
   Products<T>* mm = nullptr;  // the recurrent products
+  int64_t j0 = 0, j1 = 0;     // the hidden units this thread updates: [0, H) but in a team
+  TeamMember* team = nullptr;  // its team (barriers between a step's products), or null
 };
+
+// The recurrent product of `blocks` gate blocks of H columns of W^T (row stride N) into C,
+// only the columns of hidden units [j0, j1) of each block inside a team: one GEMM per
+// block then, one for all of them otherwise.
+template <typename T>
+void step_product(const ForwardStep<T>& s, int64_t blocks, const T* A, int64_t lda,
+                  const T* wt, T* C, int64_t ldc) {
+  const int64_t H = s.p.H;
+  if (s.j0 == 0 && s.j1 == H) return (*s.mm)(s.p.B, blocks * H, H, A, lda, wt, s.p.N, T(0), C, ldc);
+  for (int64_t k = 0; k < blocks; ++k)
+    row_times_matrix<T>(s.j1 - s.j0, H, A, 1, wt + k * H + s.j0, s.p.N, T(0), C + k * H + s.j0);
+}
 
 // Layer norm in place over each block of H columns of the rows of a (B, cols), which
 // holds columns [c0, c0 + cols) of the recurrent projection (N columns in all):
@@ -407,21 +425,21 @@ void masked_state(int64_t B, int64_t H, const T* __restrict h, const T* __restri
 // never reads them; zeros keep every output of the op deterministic).
 template <typename T>
 void keep_state(const ForwardStep<T>& s, int64_t b) {
-  const int64_t H = s.p.H, SH = s.p.S * H;
-  std::copy(s.h + b * H, s.h + (b + 1) * H, s.hn + b * H);
-  std::fill(s.out + b * H, s.out + (b + 1) * H, T(0));
-  std::fill(s.sv + b * SH, s.sv + (b + 1) * SH, T(0));
+  const int64_t H = s.p.H, S = s.p.S, j0 = s.j0, j1 = s.j1;
+  std::copy(s.h + b * H + j0, s.h + b * H + j1, s.hn + b * H + j0);
+  std::fill(s.out + b * H + j0, s.out + b * H + j1, T(0));
+  for (int64_t k = 0; k < S; ++k) std::fill(s.sv + (b * S + k) * H + j0, s.sv + (b * S + k) * H + j1, T(0));
 }
 
 template <typename T, bool ReadState, bool HasBias>
 void gated_after_step(const ForwardStep<T>& s) {
   const Problem& p = s.p;
   const int64_t H = p.H, N = p.N;
-  if (N) (*s.mm)(p.B, N, H, s.read, H, s.wt, N, T(0), s.gh, N);
+  if (N) step_product(s, N / H, s.read, H, s.wt, s.gh, N);
   if (s.gain) layer_norm_rows<T>(p, N, 0, s.gh, s.gain, s.ln);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return keep_state(s, b);
-    gated_after_row<T, ReadState, HasBias>(H, s.gi + b * 3 * H, s.gh + b * N, s.b_hn,
+    gated_after_row<T, ReadState, HasBias>(H, s.j0, s.j1, s.gi + b * 3 * H, s.gh + b * N, s.b_hn,
                                            s.h + b * H, s.hn + b * H, s.out + b * H,
                                            s.sv + b * 4 * H);
   });
@@ -435,20 +453,21 @@ void gated_before_step(const ForwardStep<T>& s) {
   T* gate_state = s.gh;
   T* n_state = s.gh + p.B * 2 * H;
   if (ReadState) {
-    (*s.mm)(p.B, 2 * H, H, s.read, H, s.wt, p.N, T(0), gate_state, 2 * H);
+    step_product(s, 2, s.read, H, s.wt, gate_state, 2 * H);
     if (s.gain) layer_norm_rows<T>(p, 2 * H, 0, gate_state, s.gain, s.ln);
   }
   for_rows(p.B, H, [&](int64_t b) {
-    gated_before_gates_row<T, ReadState>(H, s.gi + b * 3 * H, gate_state + b * 2 * H,
+    gated_before_gates_row<T, ReadState>(H, s.j0, s.j1, s.gi + b * 3 * H, gate_state + b * 2 * H,
                                          s.read + b * H, s.sv + b * S);
   });
+  if (s.team) s.team->sync();  // the next product reads r*h of every unit
   const T* wt_n = ReadState ? s.wt + 2 * H : s.wt;
-  (*s.mm)(p.B, H, H, s.sv + 3 * H, S, wt_n, p.N, T(0), n_state, H);
+  step_product(s, 1, s.sv + 3 * H, S, wt_n, n_state, H);
   if (s.gain) layer_norm_rows<T>(p, H, ReadState ? 2 * H : 0, n_state, s.gain, s.ln);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return keep_state(s, b);
     T* sv = s.sv + b * S;
-    gated_before_update_row<T>(H, s.gi + b * 3 * H + 2 * H, n_state + b * H, sv + H,
+    gated_before_update_row<T>(H, s.j0, s.j1, s.gi + b * 3 * H + 2 * H, n_state + b * H, sv + H,
                                s.h + b * H, s.hn + b * H, s.out + b * H, sv + 2 * H);
   });
 }
@@ -459,17 +478,18 @@ void mgu_step(const ForwardStep<T>& s) {
   const int64_t H = p.H, S = 3 * H;
   T* gate_state = s.gh;         // (B, H): h W_f^T
   T* n_state = s.gh + p.B * H;  // (B, H): (f*h) W_n^T
-  (*s.mm)(p.B, H, H, s.read, H, s.wt, p.N, T(0), gate_state, H);
+  step_product(s, 1, s.read, H, s.wt, gate_state, H);
   if (s.gain) layer_norm_rows<T>(p, H, 0, gate_state, s.gain, s.ln);
   for_rows(p.B, H, [&](int64_t b) {
-    mgu_gate_row<T>(H, s.gi + b * 2 * H, gate_state + b * H, s.read + b * H, s.sv + b * S);
+    mgu_gate_row<T>(H, s.j0, s.j1, s.gi + b * 2 * H, gate_state + b * H, s.read + b * H, s.sv + b * S);
   });
-  (*s.mm)(p.B, H, H, s.sv + 2 * H, S, s.wt + H, p.N, T(0), n_state, H);
+  if (s.team) s.team->sync();  // the next product reads f*h of every unit
+  step_product(s, 1, s.sv + 2 * H, S, s.wt + H, n_state, H);
   if (s.gain) layer_norm_rows<T>(p, H, H, n_state, s.gain, s.ln);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return keep_state(s, b);
     T* sv = s.sv + b * S;
-    mgu_update_row<T>(H, s.gi + b * 2 * H + H, n_state + b * H, sv, s.h + b * H, s.hn + b * H,
+    mgu_update_row<T>(H, s.j0, s.j1, s.gi + b * 2 * H + H, n_state + b * H, sv, s.h + b * H, s.hn + b * H,
                       s.out + b * H, sv + H);
   });
 }
@@ -478,10 +498,10 @@ template <typename T>
 void ligru_step(const ForwardStep<T>& s) {
   const Problem& p = s.p;
   const int64_t H = p.H;
-  (*s.mm)(p.B, 2 * H, H, s.read, H, s.wt, p.N, T(0), s.gh, 2 * H);
+  step_product(s, 2, s.read, H, s.wt, s.gh, 2 * H);
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return keep_state(s, b);
-    ligru_row<T>(H, s.gi + b * 2 * H, s.gh + b * 2 * H, s.h + b * H, s.hn + b * H,
+    ligru_row<T>(H, s.j0, s.j1, s.gi + b * 2 * H, s.gh + b * 2 * H, s.h + b * H, s.hn + b * H,
                  s.out + b * H, s.sv + b * 2 * H);
   });
 }
@@ -492,7 +512,7 @@ void mingru_step(const ForwardStep<T>& s) {
   const int64_t H = p.H;
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(s.t, b)) return keep_state(s, b);
-    mingru_row<T>(H, s.gi + b * 2 * H, s.h + b * H, s.hn + b * H, s.out + b * H, s.sv + b * H);
+    mingru_row<T>(H, s.j0, s.j1, s.gi + b * 2 * H, s.h + b * H, s.hn + b * H, s.out + b * H, s.sv + b * H);
   });
 }
 
@@ -517,6 +537,17 @@ void forward_step(const ForwardStep<T>& s) {
   }
 }
 
+// How many threads should run a forward call together (see team.h): a team at batch 1,
+// for products of 16K multiply-adds or more (below that a barrier costs more than half a
+// product saves) with at least 32 units, over 32 steps or more (forking the team costs
+// about 10 us: 8 steps' worth at H=128), in float32 or float64; not with layer norm,
+// which needs every unit of a block at once, nor with bfloat16 products.
+int team_threads(const Problem& p, bool bf16) {
+  const bool worth_it = p.B == 1 && !bf16 && !p.ln && p.active >= 32 && p.H >= 32 &&
+                        p.N * p.H >= (int64_t(1) << 14);
+  return worth_it ? at::get_num_threads() : 1;
+}
+
 // Scratch columns per row for the recurrent projections of one step.
 int64_t scratch_width(const Problem& p) {
   if (p.kind == kGated && !p.reset_after) return 3 * p.H;
@@ -524,11 +555,11 @@ int64_t scratch_width(const Problem& p) {
   return std::max<int64_t>(p.N, 1);
 }
 
-// Zoneout after a step, on the rows still inside their sequence: hn = hn + k (hprev - hn),
-// and the output is the new state.
+// Zoneout after a step, on the rows still inside their sequence, units [j0, j1):
+// hn = hn + k (hprev - hn), and the output is the new state.
 template <typename T>
-void zoneout_rows(const Problem& p, int64_t t, const T* zone, T zone_p, const T* h, T* hn,
-                  T* out) {
+void zoneout_rows(const Problem& p, int64_t t, int64_t j0, int64_t j1, const T* zone, T zone_p,
+                  const T* h, T* hn, T* out) {
   const int64_t H = p.H;
   for_rows(p.B, H, [&](int64_t b) {
     if (!p.valid(t, b)) return;
@@ -536,7 +567,7 @@ void zoneout_rows(const Problem& p, int64_t t, const T* zone, T zone_p, const T*
     const T* __restrict hp = h + b * H;
     T* __restrict hv = hn + b * H;
     T* __restrict o = out + b * H;
-    for (int64_t j = 0; j < H; ++j) {
+    for (int64_t j = j0; j < j1; ++j) {
       const T keep = k ? k[j] : zone_p;
       const T value = hv[j] + keep * (hp[j] - hv[j]);
       hv[j] = value;
@@ -556,39 +587,51 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& gi, const at::Tensor& h0,
   at::Tensor states = save ? allocate({T_ + 1, B, H}, opts) : at::empty({2, B, H}, opts);
   at::Tensor saved = save ? allocate({T_, B, p.S * H}, opts) : at::empty({1, B, p.S * H}, opts);
   at::Tensor scratch = at::empty({B * scratch_width(p)}, opts);
-  at::Tensor wt = w.defined() ? w.t().contiguous() : at::Tensor();
+  at::Tensor wt;
+  if (w.defined()) {
+    wt = allocate({w.size(1), w.size(0)}, opts);
+    transpose<T>(w.size(0), w.size(1), w.data_ptr<T>(), wt.data_ptr<T>());
+  }
   states[0].copy_(h0);
 
   at::Tensor ln_saved = save && p.ln ? allocate({T_, B, p.ln_width()}, opts) : at::empty({0}, opts);
-  at::Tensor read = mask.defined() ? at::empty({B, H}, opts) : at::Tensor();
+  const int threads = team_threads(p, bf16);
+  // Under recurrent dropout each thread reads m (.) h from its own (B, H) buffer.
+  at::Tensor read = mask.defined() ? at::empty({threads, B, H}, opts) : at::Tensor();
   const T* m = mask.defined() ? mask.data_ptr<T>() : nullptr;
   const T* zone_data = zone.defined() ? zone.data_ptr<T>() : nullptr;
   const bool zoneout = zone_data != nullptr || zone_p != 0;
-  ForwardStep<T> s{p, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, scratch.data_ptr<T>(),
-                   wt.defined() ? wt.data_ptr<T>() : nullptr,
-                   b_hn.defined() ? b_hn.data_ptr<T>() : nullptr, 0};
   Products<T> mm{bf16};
-  s.mm = &mm;
   T* st = states.data_ptr<T>();
-  for (int64_t t = 0; t < p.active; ++t) {
-    s.t = t;
-    s.gi = gi.data_ptr<T>() + t * B * p.G * H;
-    s.h = st + (save ? t : t % 2) * B * H;
-    s.hn = st + (save ? t + 1 : (t + 1) % 2) * B * H;
-    s.out = output.data_ptr<T>() + t * B * H;
-    s.sv = saved.data_ptr<T>() + (save ? t : 0) * B * p.S * H;
-    s.read = s.h;
-    if (m) {
-      masked_state<T>(B, H, s.h, m, read.data_ptr<T>());
-      s.read = read.data_ptr<T>();
+  with_team(threads, [&](TeamMember& team) {
+    ForwardStep<T> s{p, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+                     scratch.data_ptr<T>(), wt.defined() ? wt.data_ptr<T>() : nullptr,
+                     b_hn.defined() ? b_hn.data_ptr<T>() : nullptr, 0};
+    s.mm = &mm;
+    std::tie(s.j0, s.j1) = team.units(H);
+    s.team = &team;
+    T* own_read = m ? read.data_ptr<T>() + team.part() * B * H : nullptr;
+    for (int64_t t = 0; t < p.active; ++t) {
+      s.t = t;
+      s.gi = gi.data_ptr<T>() + t * B * p.G * H;
+      s.h = st + (save ? t : t % 2) * B * H;
+      s.hn = st + (save ? t + 1 : (t + 1) % 2) * B * H;
+      s.out = output.data_ptr<T>() + t * B * H;
+      s.sv = saved.data_ptr<T>() + (save ? t : 0) * B * p.S * H;
+      s.read = s.h;
+      if (m) {
+        masked_state<T>(B, H, s.h, m, own_read);
+        s.read = own_read;
+      }
+      if (p.ln) {
+        s.gain = gain.data_ptr<T>();
+        s.ln = save ? ln_saved.data_ptr<T>() + t * B * p.ln_width() : nullptr;
+      }
+      forward_step(s);
+      if (zoneout) zoneout_rows<T>(p, t, s.j0, s.j1, zone_data, T(zone_p), s.h, s.hn, s.out);
+      team.sync();  // the next step reads every unit of this one's state
     }
-    if (p.ln) {
-      s.gain = gain.data_ptr<T>();
-      s.ln = save ? ln_saved.data_ptr<T>() + t * B * p.ln_width() : nullptr;
-    }
-    forward_step(s);
-    if (zoneout) zoneout_rows<T>(p, t, zone_data, T(zone_p), s.h, s.hn, s.out);
-  }
+  });
   if (p.active < T_) {
     output.narrow(0, p.active, T_ - p.active).zero_();
     if (save && p.ln) ln_saved.narrow(0, p.active, T_ - p.active).zero_();
@@ -1239,6 +1282,7 @@ at::Tensor stream_step(const at::Tensor& x_, const at::Tensor& h_,
                      b_hn.defined() ? b_hn.data_ptr<T>() : nullptr, 0};
     Products<T> mm;
     s.mm = &mm;
+    s.j1 = H;
     forward_step(s);
     return h_next;
   });
@@ -1253,6 +1297,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("linear_forward", &grukit::linear_forward, "input projection");
   m.def("linear_backward", &grukit::linear_backward, "input projection backward");
   m.def("stream_step", &grukit::stream_step, "one inference step for streaming");
+  m.def("teams_formed", [] { return grukit::teams_formed().load(); },
+        "how many forward calls have run on a team of threads (see team.h)");
   m.def("bf16_supported", &grukit::bf16_gemm_works,
         "whether this CPU runs the bfloat16 products (AVX512-BF16, self-checked)");
 }
