@@ -225,14 +225,14 @@ def test_batch_one_team_equals_one_thread_and_the_reference(config, dtype):
     torch.testing.assert_close(one[0], reference(x, hx)[0], rtol=tight, atol=tight)
 
 
-@pytest.mark.parametrize("variant", ["gru", "mgu", "ligru"])
-@pytest.mark.parametrize("reset_after", [True, False], ids=["after", "before"])
-def test_batch_one_team_with_masks_equals_one_thread(variant, reset_after):
+@pytest.mark.parametrize(
+    "config",
+    [("gru", True, None), ("gru", False, None), ("mgu", None, None), ("ligru", None, None)],
+    ids=config_id,
+)
+def test_batch_one_team_with_masks_equals_one_thread(config):
     """Recurrent dropout (each thread reads m*h from its own buffer) and zoneout (per unit)
-    inside the team, in training and in eval mode."""
-    if variant != "gru" and not reset_after:
-        pytest.skip("reset placement is a gru-family option")
-    config = (variant, reset_after if variant == "gru" else None, None)
+    inside the team."""
     options = dict(recurrent_dropout=0.3, zoneout=0.25)
     one, _ = team_results(config, torch.float32, 1, **options)
     got, teams = team_results(config, torch.float32, 2, **options)
