@@ -5,18 +5,30 @@ The build uses torch.utils.cpp_extension with ninja, optimised for this machine'
 CPU's instruction-set flags, so a cache is never used on a CPU it was not built for.
 Cache folder: ``$GRUKIT_CACHE_DIR`` or ``~/.cache/grukit``. ``grukit build`` builds ahead of
 time; otherwise the first fused forward pass builds it (about 30 s).
+
+What is loaded from the cache is verified: the folder must not be writable by other users
+(code planted there would run in this process), and the library must match the SHA-256
+recorded when it was built (a truncated or replaced file is rebuilt instead of loaded).
+Builds are serialised with an ``flock`` on ``build.lock``, which the kernel releases when
+its holder dies, so a build killed half-way never leaves the next process waiting; torch's
+own ``lock`` file, which a killed build leaves behind and which torch would wait on
+forever, is cleared while the flock is held.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import logging
 import os
 import platform
 import shutil
+import stat
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -57,19 +69,98 @@ class BuildError(RuntimeError):
     """The fused extension could not be built here; the message says why."""
 
 
+def check_cache_folder(folder: Path) -> None:
+    """Raise BuildError when another user could plant code in ``folder``: it is writable by
+    group or others, or owned by another user. (``auto`` then warns with this reason and
+    runs the reference backend.)"""
+    if not folder.exists():
+        return
+    info = folder.stat()
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        why = "writable by other users"
+    elif info.st_uid != os.getuid():
+        why = "owned by another user"
+    else:
+        return
+    raise BuildError(
+        f"the kernel cache folder {folder} is {why}; grukit does not load compiled code from "
+        f"it (set GRUKIT_CACHE_DIR to a folder only you can write, or chmod go-w {folder})"
+    )
+
+
+def library_digest(library: Path) -> str:
+    return hashlib.sha256(library.read_bytes()).hexdigest()
+
+
+def library_is_verified(library: Path) -> bool:
+    """Whether ``library`` matches the SHA-256 recorded beside it when it was built."""
+    record = library.with_name(library.name + ".sha256")
+    try:
+        return record.read_text().strip() == library_digest(library)
+    except OSError:
+        return False
+
+
+def record_library(library: Path) -> None:
+    record = library.with_name(library.name + ".sha256")
+    partial = record.with_name(record.name + f".tmp-{os.getpid()}")
+    partial.write_text(library_digest(library) + "\n")
+    os.replace(partial, record)
+
+
+@contextlib.contextmanager
+def build_lock(directory: Path) -> Iterator[None]:
+    """Hold an exclusive flock on ``directory/build.lock`` (say so if another process holds
+    it), and clear a ``lock`` file torch's build left behind: under the flock no other
+    grukit process is building, so such a file belongs to a dead build."""
+    with open(directory / "build.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(
+                f"grukit: waiting for another process building the kernels in {directory} ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            (directory / "lock").unlink(missing_ok=True)
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @functools.cache
 def load_extension(verbose: bool = False) -> ModuleType:
     """Build (first time) and import the extension; raise BuildError with the reason."""
+    directory = build_directory()
+    check_cache_folder(cache_root())
+    cache_root().mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, exist_ok=True)
+    check_cache_folder(directory)
+    with build_lock(directory):
+        return _build_and_import(directory, verbose)
+
+
+def _build_and_import(directory: Path, verbose: bool) -> ModuleType:
     from torch.utils import cpp_extension
 
-    directory = build_directory()
-    directory.mkdir(parents=True, exist_ok=True)
+    library = directory / f"{EXTENSION_NAME}.so"
+    if library.exists() and not library_is_verified(library):
+        print(
+            f"grukit: {library} is not the library recorded when it was built (its SHA-256 "
+            f"differs or was never recorded: truncated, replaced or from an older grukit); "
+            f"rebuilding it",
+            file=sys.stderr,
+            flush=True,
+        )
+        library.unlink()
     _put_ninja_on_path()
     # torch warns at length about an unexpected compiler; the error below says what matters.
     logger = logging.getLogger("torch.utils.cpp_extension")
     level = logger.level
     logger.setLevel(logging.ERROR)
-    first_build = not (directory / f"{EXTENSION_NAME}.so").exists()
+    first_build = not library.exists()
     if first_build:  # half a minute of silence would look like a hang
         print(
             f"grukit: compiling the fused CPU kernels for this machine, once (about 35 s; "
@@ -89,6 +180,8 @@ def load_extension(verbose: bool = False) -> ModuleType:
             build_directory=str(directory),
             verbose=verbose,
         )
+        if not library_is_verified(library):  # just built (we checked it before loading)
+            record_library(library)
         if first_build:
             seconds = time.perf_counter() - started
             print(f"grukit: kernels built in {seconds:.0f} s", file=sys.stderr, flush=True)
