@@ -35,3 +35,35 @@ def register_cell_tensors(
 def gather_cell_tensors(module: nn.Module, names: dict[str, str]) -> Params:
     """The cell's tensors by role, as currently held by ``module``."""
     return {role: getattr(module, name) for role, name in names.items()}
+
+
+def check_cell_tensors(
+    module: nn.Module,
+    spec: CellSpec,
+    input_size: int,
+    hidden_size: int,
+    bias: bool,
+    names: dict[str, str],
+    like: torch.Tensor,
+) -> None:
+    """Raise ValueError naming the first of the cell's tensors on ``module`` whose shape,
+    dtype or device is not what the cell was built with (a parameter replaced by hand):
+    the kernels read them by those shapes."""
+    wanted = {
+        **spec.parameter_shapes(input_size, hidden_size, bias),
+        **spec.buffer_shapes(hidden_size),
+    }
+    for role, shape in wanted.items():
+        name = names[role]
+        tensor = getattr(module, name)
+        if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != tuple(shape):
+            got = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor).__name__
+            raise ValueError(
+                f"{name}: got shape {got}, wanted {tuple(shape)} for {spec.name} with "
+                f"input_size={input_size}, hidden_size={hidden_size}"
+            )
+        if tensor.dtype != like.dtype or tensor.device != like.device:
+            raise ValueError(
+                f"{name}: got {tensor.dtype} on {tensor.device}, wanted {like.dtype} on "
+                f"{like.device} like the layer's other tensors"
+            )

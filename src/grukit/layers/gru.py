@@ -11,7 +11,11 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from grukit.cells import CellSpec, Params, cell_spec
 from grukit.kernels import BackendChoice, choose_backend, run_sequence
 from grukit.kernels.dispatch import check_backend, check_precision
-from grukit.layers.cell_tensors import gather_cell_tensors, register_cell_tensors
+from grukit.layers.cell_tensors import (
+    check_cell_tensors,
+    gather_cell_tensors,
+    register_cell_tensors,
+)
 from grukit.layers.checks import (
     check_bool,
     check_dropout,
@@ -185,6 +189,23 @@ class GRU(nn.Module):
     @property
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
+
+    def check_tensors(self) -> None:
+        """Raise ValueError naming any parameter or buffer whose shape, dtype or device
+        differs from what the layer was built with (replaced by hand)."""
+        directions = 2 if self.bidirectional else 1
+        for layer, names in enumerate(self._tensor_names):
+            inputs = self.input_size if layer == 0 else self.hidden_size * directions
+            for direction_names in names:
+                check_cell_tensors(
+                    self,
+                    self.spec,
+                    inputs,
+                    self.hidden_size,
+                    self.bias,
+                    direction_names,
+                    self.weight_ih_l0,
+                )
 
     def cell_params(self, layer: int, direction: int = 0) -> Params:
         """Tensors of one layer and direction by role (``"weight_ih"``, ...)."""

@@ -35,6 +35,7 @@ class Stream:
                 "layer: got a bidirectional GRU, wanted a unidirectional one: the reverse "
                 "direction needs the whole sequence before its first output"
             )
+        layer.check_tensors()  # the one-step kernel reads them by these shapes
         weight = layer.weight_ih_l0
         self.layer = layer
         self.batched = batch_size is not None

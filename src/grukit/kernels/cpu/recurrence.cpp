@@ -95,6 +95,8 @@ Problem make_problem(const at::Tensor& gi, const at::Tensor& w, const c10::optio
               w.defined() ? w.sizes() : at::IntArrayRef{});
   p.len.assign(p.B, p.T);
   if (lengths.has_value() && lengths->defined()) {
+    TORCH_CHECK(at::isIntegralType(lengths->scalar_type(), /*includeBool=*/false),
+                "lengths must hold integers, got ", lengths->scalar_type());
     auto l = lengths->to(at::kCPU, at::kLong).contiguous();
     TORCH_CHECK(l.dim() == 1 && l.size(0) == p.B, "lengths must be (B=", p.B, "), got ", l.sizes());
     std::copy(l.data_ptr<int64_t>(), l.data_ptr<int64_t>() + p.B, p.len.begin());
@@ -1059,6 +1061,23 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_output, const at::T
   return {grad_gi, dh, grad_w, grad_b_hn, grad_gain};
 }
 
+// The ops are public (torch.ops.grukit.*): every tensor they read is checked here for
+// exactly the shape, dtype and device the kernels index it by; contiguity is then each
+// op's own .contiguous().
+void check_operand(const char* name, const at::Tensor& t, const at::Tensor& like,
+                   at::IntArrayRef sizes) {
+  TORCH_CHECK(t.defined(), name, " is missing");
+  TORCH_CHECK(t.device().is_cpu(), name, " must be a CPU tensor, got one on ", t.device());
+  TORCH_CHECK(t.scalar_type() == like.scalar_type(), name, " must be ", like.scalar_type(),
+              " like the input, got ", t.scalar_type());
+  TORCH_CHECK(t.sizes() == sizes, name, " must be ", sizes, ", got ", t.sizes());
+}
+
+void check_optional_operand(const char* name, const at::Tensor& t, const at::Tensor& like,
+                            at::IntArrayRef sizes) {
+  if (t.defined()) check_operand(name, t, like, sizes);
+}
+
 // bfloat16 products: for float32 operands, on a CPU whose AVX512-BF16 products pass the
 // self-check (bf16.h).
 void check_bf16(bool bf16, const at::Tensor& t) {
@@ -1073,7 +1092,13 @@ void check_bf16(bool bf16, const at::Tensor& t) {
 // its output from the buffer pool. With ``bf16`` (float32) the product is bfloat16's.
 at::Tensor linear_forward(const at::Tensor& x_, const at::Tensor& weight,
                           const c10::optional<at::Tensor>& bias, bool bf16) {
+  TORCH_CHECK(weight.dim() == 2, "weight must be (M, I), got ", weight.sizes());
   const int64_t M = weight.size(0), I = weight.size(1);
+  TORCH_CHECK(x_.dim() >= 1 && x_.size(-1) == I, "x must be (..., I=", I, "), got ", x_.sizes());
+  TORCH_CHECK(x_.device().is_cpu() && at::isFloatingType(x_.scalar_type()),
+              "x must be a floating-point CPU tensor");
+  check_operand("weight", weight, x_, {M, I});
+  if (bias.has_value()) check_optional_operand("bias", *bias, x_, {M});
   at::Tensor x = x_.reshape({-1, I});
   std::vector<int64_t> sizes(x_.sizes().begin(), x_.sizes().end());
   sizes.back() = M;
@@ -1102,7 +1127,15 @@ at::Tensor linear_forward(const at::Tensor& x_, const at::Tensor& weight,
 // independent of the thread count.
 std::vector<at::Tensor> linear_backward(const at::Tensor& grad_, const at::Tensor& x_,
                                         const at::Tensor& weight, bool has_bias, bool bf16) {
+  TORCH_CHECK(weight.dim() == 2, "weight must be (M, I), got ", weight.sizes());
   const int64_t M = weight.size(0), I = weight.size(1);
+  TORCH_CHECK(x_.dim() >= 1 && x_.size(-1) == I, "x must be (..., I=", I, "), got ", x_.sizes());
+  TORCH_CHECK(x_.device().is_cpu() && at::isFloatingType(x_.scalar_type()),
+              "x must be a floating-point CPU tensor");
+  check_operand("weight", weight, x_, {M, I});
+  std::vector<int64_t> grad_sizes(x_.sizes().begin(), x_.sizes().end());
+  grad_sizes.back() = M;
+  check_operand("grad", grad_, x_, grad_sizes);
   at::Tensor grad = grad_.reshape({-1, M}).contiguous();
   at::Tensor x = x_.reshape({-1, I}).contiguous();
   const int64_t K = grad.size(0);
@@ -1132,13 +1165,18 @@ std::vector<at::Tensor> linear_backward(const at::Tensor& grad_, const at::Tenso
 
 // ------------------------------------------------------------------------------ bindings
 
+// gi (T, B, G*H) and the (B, H) state beside it (h0, or grad_h_n in backward).
 void check_inputs(const at::Tensor& gi, const at::Tensor& h0, int64_t kind) {
-  TORCH_CHECK(gi.dim() == 3, "gi must be (T, B, G*H), got ", gi.sizes());
-  TORCH_CHECK(h0.dim() == 2 && h0.size(0) == gi.size(1), "h0 must be (B, H), got ", h0.sizes());
+  TORCH_CHECK(gi.defined() && gi.dim() == 3, "gi must be (T, B, G*H), got ",
+              gi.defined() ? gi.sizes() : at::IntArrayRef{});
   TORCH_CHECK(kind >= kGated && kind <= kMingru, "unknown kind ", kind);
-  TORCH_CHECK(gi.device().is_cpu(), "the fused backend runs on CPU tensors");
+  TORCH_CHECK(gi.device().is_cpu(), "the fused backend runs on CPU tensors, got gi on ",
+              gi.device());
   TORCH_CHECK(gi.scalar_type() == at::kFloat || gi.scalar_type() == at::kDouble,
               "the fused backend runs float32 and float64, got ", gi.scalar_type());
+  TORCH_CHECK(h0.defined() && h0.dim() == 2, "the state must be (B, H), got ",
+              h0.defined() ? h0.sizes() : at::IntArrayRef{});
+  check_operand("the state", h0, gi, {gi.size(1), h0.size(1)});
 }
 
 at::Tensor optional_contiguous(const c10::optional<at::Tensor>& t) {
@@ -1193,8 +1231,8 @@ std::vector<at::Tensor> forward(const at::Tensor& gi_, const at::Tensor& h0_,
   at::Tensor mask = optional_contiguous(mask_), zone = optional_contiguous(zone_);
   at::Tensor gain = optional_contiguous(gain_);
   Problem p = make_problem(gi, w, lengths, kind, reset_after, read_state, h0.size(1));
-  TORCH_CHECK(!b_hn.defined() || (b_hn.dim() == 1 && b_hn.size(0) == p.H),
-              "bias_hn must be (H=", p.H, "), got ", b_hn.sizes());
+  check_optional_operand("weight_hh", w, gi, {p.N, p.H});
+  check_optional_operand("bias_hn", b_hn, gi, {p.H});
   check_regularisers(p, gi, mask, zone, zone_p);
   check_gain(p, gi, gain);
   at::NoGradGuard no_grad;
@@ -1218,11 +1256,13 @@ std::vector<at::Tensor> backward(const at::Tensor& grad_output, const at::Tensor
   check_inputs(gi, grad_h_n, kind);
   check_bf16(bf16, gi);
   Problem p = make_problem(gi, w, lengths, kind, reset_after, read_state, grad_h_n.size(1));
+  check_optional_operand("weight_hh", w, gi, {p.N, p.H});
+  check_operand("grad_output", grad_output, gi, {p.T, p.B, p.H});
+  check_operand("states", states, gi, {p.T + 1, p.B, p.H});
+  check_operand("saved", saved, gi, {p.T, p.B, p.S * p.H});
   check_regularisers(p, gi, mask, zone, zone_p);
   check_gain(p, gi, gain);
-  if (p.ln)
-    TORCH_CHECK(ln_saved.defined() && ln_saved.numel() == p.T * p.B * p.ln_width(),
-                "ln_saved must be (T, B, N + N/H) from forward with save=True");
+  if (p.ln) check_operand("ln_saved", ln_saved, gi, {p.T, p.B, p.ln_width()});
   at::NoGradGuard no_grad;
   return AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "grukit_backward", [&] {
     return backward_impl<scalar_t>(grad_output.contiguous(), grad_h_n.contiguous(), gi, w, p,
@@ -1241,7 +1281,27 @@ at::Tensor stream_step(const at::Tensor& x_, const at::Tensor& h_,
   at::Tensor x = x_.contiguous(), h = h_.contiguous();
   at::Tensor wih_t = optional_contiguous(wih_t_), b_i = optional_contiguous(b_i_);
   at::Tensor whh_t = optional_contiguous(whh_t_), b_hn = optional_contiguous(b_hn_);
+  // x (B, I) with wih_t (I, gi_width), or gi itself (B, gi_width); h (B, H); whh_t (H, N).
+  TORCH_CHECK(x.dim() == 2 && h.dim() == 2, "x and h must be (B, I) and (B, H), got ", x.sizes(),
+              " and ", h.sizes());
+  TORCH_CHECK(x.device().is_cpu() && (x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble),
+              "x must be a float32 or float64 CPU tensor");
+  TORCH_CHECK(kind >= kGated && kind <= kMingru, "unknown kind ", kind);
   const int64_t B = x.size(0), H = h.size(1);
+  const int64_t gates = kind == kGated ? 3 : 2;
+  TORCH_CHECK(H > 0 && gi_width == gates * H, "gi_width must be ", gates, "*H=", gates * H,
+              ", got ", gi_width);
+  check_operand("h", h, x, {B, H});
+  if (wih_t.defined())
+    check_operand("wih_t", wih_t, x, {x.size(1), gi_width});
+  else
+    TORCH_CHECK(x.size(1) == gi_width, "x must be gi (B, ", gi_width, ") without wih_t, got ",
+                x.sizes());
+  check_optional_operand("b_i", b_i, x, {gi_width});
+  const int64_t rows = kind == kGated ? (read_state ? 3 * H : H) : (kind == kMingru ? 0 : 2 * H);
+  TORCH_CHECK(rows == 0 || whh_t.defined(), "whh_t is missing");
+  check_optional_operand("whh_t", whh_t, x, {H, rows});
+  check_optional_operand("b_hn", b_hn, x, {H});
   at::NoGradGuard no_grad;
   return AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "grukit_stream_step", [&] {
     using T = scalar_t;
