@@ -23,7 +23,13 @@ from grukit.layers import GRU
 from grukit.models import ModelConfig
 from grukit.models.recurrent import recurrent_parameters
 from grukit.tasks.base import SPLITS, Task
-from grukit.train.checkpoint import CheckpointError, load_weights, read_checkpoint, restore
+from grukit.train.checkpoint import (
+    CheckpointError,
+    load_weights,
+    read_checkpoint,
+    restore,
+    settle_checkpoint,
+)
 from grukit.train.config import TrainConfig
 from grukit.train.plots import plot_learning_curves
 from grukit.train.trainer import RUN_CONFIG, Trainer, mean_loss
@@ -105,6 +111,7 @@ def configure(
 
 def holds_run(out: str | Path) -> bool:
     """Whether a folder holds a run (its options, or a checkpoint) that --resume can go on."""
+    settle_checkpoint(Path(out) / "last")
     return (Path(out) / RUN_CONFIG).is_file() or (Path(out) / "last").exists()
 
 

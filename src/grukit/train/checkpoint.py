@@ -8,19 +8,24 @@ A checkpoint is a folder:
 - ``state.json``: the optimizer's param groups and scalar state, the trainer's progress
   (epoch, best metric, history), the run's config, the caller's ``extra`` and ``format``,
   the layout's version (``FORMAT_VERSION``; a checkpoint without it is version 1, which
-  still loads).
+  still loads), and (from version 3) the names of every tensor written.
 
-Writing goes to a temporary folder beside the target, then one rename, so a crash leaves
-either the old checkpoint or the new one, never half of one. Nothing is unpickled on
-load: safetensors and JSON only.
+Writing goes to a temporary folder beside the target (``.NAME.tmp-PID``, ``state.json``
+last), then the old folder is moved aside (``.NAME.old-PID``), the new one moved in and
+the old one removed. A writer killed between those two moves leaves no ``NAME``:
+:func:`settle_checkpoint`, which every read runs first, then moves the newest complete
+folder back (the new one if it was written to the end, else the old one), and removes
+what dead writers left. Nothing is unpickled on load: safetensors and JSON only.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +34,10 @@ from safetensors.torch import load_file, save_file
 
 TENSORS = "tensors.safetensors"
 STATE = "state.json"
-# 1: the first layout (no "format" key); 2: the same, with "format". A reader takes every
-# version up to its own and refuses a newer one.
-FORMAT_VERSION = 2
+# 1: the first layout (no "format" key); 2: the same, with "format"; 3: with "tensors", the
+# names of every tensor written (a resume refuses a checkpoint missing one). A reader takes
+# every version up to its own and refuses a newer one.
+FORMAT_VERSION = 3
 
 
 def rng_state() -> tuple[dict[str, torch.Tensor], dict]:
@@ -89,18 +95,73 @@ def save_checkpoint(
         "progress": progress,
         "config": config,
         "extra": extra or {},
+        "tensors": sorted(tensors),
     }
+    settle_checkpoint(path)
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir(parents=True)
     save_file(tensors, str(temporary / TENSORS))
-    (temporary / STATE).write_text(json.dumps(state, indent=1))
+    (temporary / STATE).write_text(json.dumps(state, indent=1))  # last: marks it complete
     previous = path.with_name(f".{path.name}.old-{os.getpid()}")
     if path.exists():
         path.rename(previous)
     temporary.rename(path)
     shutil.rmtree(previous, ignore_errors=True)
     return path
+
+
+def _is_complete(folder: Path) -> bool:
+    """Whether a checkpoint folder was written to the end (its state.json, written last,
+    parses)."""
+    try:
+        json.loads((folder / STATE).read_text())
+    except (OSError, ValueError):
+        return False
+    return (folder / TENSORS).is_file()
+
+
+def _writer_is_alive(folder: Path) -> bool:
+    """Whether the process whose id ends the folder's name still runs."""
+    try:
+        os.kill(int(folder.name.rsplit("-", 1)[1]), 0)
+    except (ProcessLookupError, ValueError, IndexError):
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def settle_checkpoint(path: str | Path) -> None:
+    """Finish what a writer killed during :func:`save_checkpoint` left: when ``path`` is
+    missing, move back the newest complete folder it left (its new checkpoint if that was
+    written to the end, else the old one it had moved aside); then remove every
+    ``.NAME.tmp-PID`` and ``.NAME.old-PID`` folder whose writer is no longer running."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return
+    left = [
+        folder
+        for kind in ("tmp", "old")
+        for folder in sorted(path.parent.glob(f".{path.name}.{kind}-*"))
+        if folder.is_dir() and not _writer_is_alive(folder)
+    ]
+    if not path.exists():
+        complete = [folder for folder in left if _is_complete(folder)]  # .tmp ones first
+        if complete:
+            chosen = complete[0]
+            try:
+                chosen.rename(path)
+            except OSError:  # a read-only folder: leave it, the read then says what is wrong
+                return
+            left.remove(chosen)
+            print(
+                f"checkpoint: {path} restored from {chosen.name}, left by a save that was "
+                f"interrupted",
+                file=sys.stderr,
+            )
+    for folder in left:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class CheckpointError(ValueError):
@@ -110,6 +171,7 @@ class CheckpointError(ValueError):
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     """(tensors, state) of a checkpoint folder; CheckpointError if it cannot be read."""
     path = Path(path)
+    settle_checkpoint(path)
     if not (path / TENSORS).is_file() or not (path / STATE).is_file():
         raise CheckpointError(f"checkpoint: {str(path)!r} is not a grukit checkpoint folder")
     try:
@@ -123,7 +185,43 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
             f"checkpoint: {str(path)!r} has format {version!r}, this grukit reads 1 to "
             f"{FORMAT_VERSION} (written by a newer grukit?)"
         )
+    listed = state.get("tensors", [])
+    missing = [name for name in listed if name not in tensors] if isinstance(listed, list) else []
+    if missing:
+        raise CheckpointError(
+            f"checkpoint: {str(path)!r} is incomplete: {len(missing)} of the tensors it was "
+            f"written with are missing ({', '.join(missing[:4])})"
+        )
     return tensors, state
+
+
+def check_resumable(tensors: dict[str, torch.Tensor], state: dict, path: str | Path) -> None:
+    """CheckpointError naming what keeps ``read_checkpoint``'s result from an exact
+    resume: a missing config (the option check), progress, optimizer or generator state,
+    non-finite model weights, or a non-finite best score."""
+    lacks = [
+        f"its {key}"
+        for key in ("config", "progress", "optimizer", "rng")
+        if not isinstance(state.get(key), dict) or not state[key]
+    ] + [name for name in ("rng.torch", "rng.numpy") if name not in tensors]
+    if lacks:
+        raise CheckpointError(
+            f"resume: {str(path)!r} cannot give an exact resume: it lacks {', '.join(lacks)}"
+        )
+    broken = [
+        name[len("model.") :]
+        for name, tensor in tensors.items()
+        if name.startswith("model.") and tensor.is_floating_point() and not tensor.isfinite().all()
+    ]
+    best = state["progress"].get("best_valid")
+    if broken or (
+        best is not None and not (isinstance(best, (int, float)) and math.isfinite(best))
+    ):
+        what = f"non-finite weights ({', '.join(broken[:4])})" if broken else f"best score {best!r}"
+        raise CheckpointError(
+            f"resume: {str(path)!r} holds {what}: going on would train from NaN; start a new "
+            f"run, or --init-from an earlier checkpoint"
+        )
 
 
 def model_weights(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

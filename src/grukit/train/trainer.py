@@ -19,7 +19,13 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
-from grukit.train.checkpoint import read_checkpoint, restore, save_checkpoint
+from grukit.train.checkpoint import (
+    check_resumable,
+    read_checkpoint,
+    restore,
+    save_checkpoint,
+    settle_checkpoint,
+)
 from grukit.train.config import TrainConfig
 from grukit.train.progress import EpochProgress, format_duration
 from grukit.train.threads import choose_threads
@@ -252,6 +258,8 @@ class Trainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         progress = Progress()
         last = self.out_dir / "last"
+        settle_checkpoint(last)  # a save killed half-way leaves last/ aside: put it back
+        settle_checkpoint(self.out_dir / "best")
         if last.exists() and not resume:
             raise ValueError(
                 f"out: {str(self.out_dir)!r} already holds a run; resume continues it, "
@@ -259,6 +267,7 @@ class Trainer:
             )
         if resume and last.exists():
             tensors, state = read_checkpoint(last)
+            check_resumable(tensors, state, last)
             changed = changed_options(state.get("config", {}), self.run_config)
             if changed:
                 raise RunMismatch(

@@ -1,0 +1,153 @@
+"""Checkpoints survive a kill at any point of a save, leave no debris behind dead writers,
+and a resume refuses a checkpoint that cannot give an exact one, naming what it lacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from grukit.train import CheckpointError, read_checkpoint
+from grukit.train.checkpoint import check_resumable, save_checkpoint, settle_checkpoint
+
+SAVE = textwrap.dedent(
+    """
+    import os, pathlib, sys, torch
+    from grukit.train import checkpoint
+
+    path, point = pathlib.Path(sys.argv[1]), sys.argv[2]
+    if point == "writing tensors":  # half the file on disk, then killed
+        real_save = checkpoint.save_file
+        def save_file(tensors, filename):
+            real_save(tensors, filename)
+            data = open(filename, "rb").read()
+            open(filename, "wb").write(data[: len(data) // 2])
+            os._exit(9)
+        checkpoint.save_file = save_file
+    elif point == "writing state":
+        real_write = pathlib.Path.write_text
+        def write_text(self, *args, **kwargs):
+            if self.name == "state.json":
+                os._exit(9)
+            return real_write(self, *args, **kwargs)
+        pathlib.Path.write_text = write_text
+    else:  # around the moves: "old moved aside" (before the new moves in), "new moved in"
+        real_rename, moves = pathlib.Path.rename, []
+        def rename(self, target):
+            moves.append(self)
+            if point == "old moved aside" and len(moves) == 2:
+                os._exit(9)
+            result = real_rename(self, target)
+            if point == "new moved in" and len(moves) == 2:
+                os._exit(9)
+            return result
+        pathlib.Path.rename = rename
+    torch.manual_seed(1)
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.randn(4, 3)).sum().backward()
+    optimizer.step()
+    checkpoint.save_checkpoint(path, model, optimizer, {"epoch": 2}, {"task": "x"})
+    os._exit(0)
+    """
+)
+
+
+def saved(path, epoch):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.randn(4, 3)).sum().backward()
+    optimizer.step()
+    save_checkpoint(path, model, optimizer, {"epoch": epoch, "best_valid": 1.5}, {"task": "x"})
+    return path
+
+
+@pytest.mark.parametrize(
+    "point, survivor",
+    [
+        ("writing tensors", 1),
+        ("writing state", 1),
+        ("old moved aside", 2),  # left no last/ at all: --resume restarted at epoch 0
+        ("new moved in", 2),
+        ("nowhere", 2),
+    ],
+)
+def test_a_save_killed_at_any_point_leaves_the_old_or_the_new_checkpoint(tmp_path, point, survivor):
+    last = saved(tmp_path / "last", epoch=1)
+    result = subprocess.run(
+        [sys.executable, "-c", SAVE, str(last), point], capture_output=True, timeout=120
+    )
+    assert result.returncode == (0 if point == "nowhere" else 9), result.stderr[-2000:]
+    _, state = read_checkpoint(last)
+    assert state["progress"]["epoch"] == survivor
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last"]  # nothing else left
+
+
+def test_folders_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
+    last = saved(tmp_path / "last", epoch=1)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(dead.stdout)
+    for name in (f".last.tmp-{dead_pid}", f".last.old-{dead_pid}", f".last.tmp-{os.getpid()}"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "tensors.safetensors").write_bytes(b"partial")
+    settle_checkpoint(last)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".last.tmp-{os.getpid()}", "last"]
+
+
+def test_a_checkpoint_missing_a_tensor_it_was_written_with_is_refused(tmp_path):
+    last = saved(tmp_path / "last", epoch=1)
+    tensors = load_file(str(last / "tensors.safetensors"))
+    del tensors["optimizer.state.0.exp_avg"]  # resumed with fresh Adam moments before
+    save_file(tensors, str(last / "tensors.safetensors"))
+    with pytest.raises(
+        CheckpointError, match=r"is incomplete: 1 of the tensors .*\(optimizer.state.0.exp_avg\)"
+    ):
+        read_checkpoint(last)
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("no config", "cannot give an exact resume: it lacks its config"),
+        ("no rng", "it lacks its rng"),
+        ("nan weight", r"holds non-finite weights \(weight\)"),
+        ("nan best", "holds best score nan"),
+    ],
+)
+def test_resume_refuses_what_cannot_resume_exactly(tmp_path, damage, message):
+    last = saved(tmp_path / "last", epoch=1)
+    state = json.loads((last / "state.json").read_text())
+    tensors = load_file(str(last / "tensors.safetensors"))
+    if damage == "no config":  # skipped the option check before
+        del state["config"]
+    elif damage == "no rng":
+        del state["rng"]
+    elif damage == "nan weight":  # went on training NaN with exit 0 before
+        tensors["model.weight"][0, 0] = float("nan")
+    else:
+        state["progress"]["best_valid"] = float("nan")
+    (last / "state.json").write_text(json.dumps(state))
+    save_file(tensors, str(last / "tensors.safetensors"))
+    tensors, state = read_checkpoint(last)
+    with pytest.raises(CheckpointError, match=message):
+        check_resumable(tensors, state, last)
+
+
+def test_the_trainer_refuses_to_resume_a_checkpoint_without_its_config(tmp_path):
+    from test_trainer import train
+
+    train(tmp_path, epochs=1)
+    state = json.loads((tmp_path / "last" / "state.json").read_text())
+    del state["config"]
+    (tmp_path / "last" / "state.json").write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match="lacks its config"):
+        train(tmp_path, epochs=2, resume=True)
