@@ -204,6 +204,7 @@ def test_options_in_a_file_are_type_checked(tmp_path, capsys):
         ('hidden = "64"', "hidden: got '64' (str), wanted an int"),
         ('bidirectional = "false"', "bidirectional: got 'false' (str), wanted true or false"),
         ("epochs = true", "epochs: got True (bool), wanted an int"),
+        ("hidden = 1000000", "would need 16.0 TB for the weights alone"),
     ):
         config = tmp_path / "bad.toml"
         config.write_text(f'task = "vowels"\n{line}\n')

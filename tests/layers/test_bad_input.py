@@ -182,3 +182,14 @@ def test_cell_bad_input():
         cell(torch.randn(B, I), torch.randn(B, H, dtype=torch.float64))
     with pytest.raises(ValueError, match=r"variant: got 'lstm'"):
         grukit.GRUCell(I, H, variant="lstm")
+
+
+def test_a_layer_too_large_for_memory_is_refused_before_allocating():
+    """hidden_size=1000000 (a typo) asked the allocator for 12 TB: a traceback, or the OOM
+    killer. It is refused with what it would need."""
+    with pytest.raises(
+        ValueError,
+        match=r"hidden_size=1000000: 3,000,270,000,000 parameters would need 12\.0 TB for the "
+        r"weights alone .* more than this machine's [\d.]+ [GT]B of memory",
+    ):
+        grukit.GRU(88, 1_000_000)

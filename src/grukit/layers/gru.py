@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import torch
@@ -160,6 +161,7 @@ class GRU(nn.Module):
             )
         directions = 2 if self.bidirectional else 1
         factory_kwargs = {"device": device, "dtype": dtype}
+        self._check_fits_in_memory(directions, factory_kwargs)
         # _tensor_names[layer][direction]: role -> attribute name
         self._tensor_names: list[list[dict[str, str]]] = [
             [
@@ -189,6 +191,31 @@ class GRU(nn.Module):
     @property
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
+
+    def _check_fits_in_memory(self, directions: int, factory_kwargs: dict) -> None:
+        """ValueError before allocating parameters that could not fit in this machine's
+        memory (a typo such as hidden_size=1000000 asks for terabytes: allocating it ends
+        in an allocator error or the kernel's OOM killer)."""
+        device = torch.device(factory_kwargs["device"] or "cpu")
+        if device.type != "cpu":
+            return
+        count = sum(
+            self.spec.num_parameters(
+                self.input_size if layer == 0 else self.hidden_size * directions,
+                self.hidden_size,
+                self.bias,
+            )
+            for layer in range(self.num_layers)
+        ) * directions
+        dtype = factory_kwargs["dtype"] or torch.get_default_dtype()
+        needed = count * dtype.itemsize
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        if needed > available:
+            raise ValueError(
+                f"hidden_size={self.hidden_size}: {count:,} parameters would need "
+                f"{format_bytes(needed)} for the weights alone (training needs several times "
+                f"that), more than this machine's {format_bytes(available)} of memory"
+            )
 
     def check_tensors(self) -> None:
         """Raise ValueError naming any parameter or buffer whose shape, dtype or device
@@ -504,3 +531,15 @@ def _pack_like(output: Tensor, lengths: Tensor, like: PackedSequence) -> PackedS
         )
     packed = pack_padded_sequence(output, lengths.cpu(), enforce_sorted=True)
     return PackedSequence(packed.data, like.batch_sizes, like.sorted_indices, like.unsorted_indices)
+
+
+def format_bytes(count: float) -> str:
+    """``count`` bytes as a short figure in powers of 1000: 512 B, 25.3 GB, 12.0 TB."""
+    if count < 1000:
+        return f"{count:.0f} B"
+    units = ["KB", "MB", "GB", "TB"]
+    count /= 1000
+    while count >= 1000 and len(units) > 1:
+        count /= 1000
+        units.pop(0)
+    return f"{count:.1f} {units[0]}"
