@@ -199,14 +199,17 @@ class GRU(nn.Module):
         device = torch.device(factory_kwargs["device"] or "cpu")
         if device.type != "cpu":
             return
-        count = sum(
-            self.spec.num_parameters(
-                self.input_size if layer == 0 else self.hidden_size * directions,
-                self.hidden_size,
-                self.bias,
+        count = (
+            sum(
+                self.spec.num_parameters(
+                    self.input_size if layer == 0 else self.hidden_size * directions,
+                    self.hidden_size,
+                    self.bias,
+                )
+                for layer in range(self.num_layers)
             )
-            for layer in range(self.num_layers)
-        ) * directions
+            * directions
+        )
         dtype = factory_kwargs["dtype"] or torch.get_default_dtype()
         needed = count * dtype.itemsize
         available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
