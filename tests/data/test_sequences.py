@@ -230,3 +230,25 @@ def test_a_training_file_whose_labels_are_all_minus_one_is_refused(tmp_path):
     )
     with pytest.raises(MalformedData, match="label -1 is out of range"):
         load_sequence_file(tmp_path / "m.npz")
+
+
+def test_large_finite_features_are_standardised_not_overflowed():
+    """float32 sums of squares overflowed: features near 1e37 became NaN (and the run
+    trained on NaN), one of 3e38 an all-zero column, with exit 0."""
+    from grukit.data.scaling import StandardScaler
+
+    train = [np.array([[1e37, 1.0], [-1e37, 2.0], [3e37, 3.0]], dtype=np.float32)]
+    train.append(np.array([[3e38, 4.0]], dtype=np.float32))
+    scaler = StandardScaler.fit(train)
+    scaled = np.concatenate(scaler.transform_sequences(train))
+    assert np.isfinite(scaled).all()
+    np.testing.assert_allclose(scaled.mean(0), 0, atol=1e-6)
+    np.testing.assert_allclose(scaled.std(0), 1, rtol=1e-5)
+
+
+def test_complex_features_are_refused(tmp_path):
+    """They were read as float32 with only numpy's warning: the imaginary part was lost."""
+    path = tmp_path / "complex.npz"
+    np.savez(path, features=np.ones((6, 2)) * (1 + 2j), lengths=[3, 3], labels=[0, 1])
+    with pytest.raises(MalformedData, match="features must be real numbers, got complex ones"):
+        load_sequence_file(path)

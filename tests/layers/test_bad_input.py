@@ -193,3 +193,30 @@ def test_a_layer_too_large_for_memory_is_refused_before_allocating():
         r"weights alone .* more than this machine's [\d.]+ [GT]B of memory",
     ):
         grukit.GRU(88, 1_000_000)
+
+
+@pytest.mark.parametrize("make", ["GRU", "GRUCell", "moved"])
+def test_complex_dtypes_are_refused(make):
+    """complex64 parameters were accepted and ran."""
+    if make == "moved":
+        layer = grukit.GRU(I, H).to(torch.complex64)
+        with pytest.raises(TypeError, match=r"input: got dtype torch.complex64 .* floating-point"):
+            layer(torch.randn(T, B, I, dtype=torch.complex64))
+        return
+    with pytest.raises(TypeError, match=r"dtype: got torch.complex64, wanted a floating-point"):
+        getattr(grukit, make)(I, H, dtype=torch.complex64)
+
+
+def test_infinite_input_gives_the_same_result_on_both_backends():
+    """The fused float32 sigmoid never reached 0: with z's pre-activation at -inf, mingru's
+    fused backend computed 6e-39 * inf = inf where the reference gives 0 * inf = NaN."""
+    results = []
+    for backend in ("fused", "reference"):
+        layer = grukit.GRU(1, 2, variant="mingru", backend=backend)
+        with torch.no_grad():
+            layer.weight_ih_l0.copy_(torch.tensor([[-1.0], [-1.0], [1.0], [2.0]]))  # z, then n
+            layer.bias_ih_l0.zero_()
+        x = torch.tensor([[[float("inf")]], [[1.0]], [[-float("inf")]]])
+        results.append(layer(x)[0].detach())
+    torch.testing.assert_close(results[0], results[1], equal_nan=True)
+    assert results[1].isnan().any()

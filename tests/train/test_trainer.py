@@ -158,3 +158,17 @@ def test_threads_auto_is_torchs_default_and_warns_on_a_busy_machine(monkeypatch)
     assert threads.choose_threads(0, log) == 4  # the same count whatever the load
     assert "--threads 1 would fit beside them" in log.getvalue()
     assert threads.choose_threads(3, log) == 3  # asked for: given
+
+
+def test_a_loss_that_becomes_nan_stops_the_run_saying_so(tmp_path, monkeypatch):
+    """Training went on over NaN with exit 0; now it stops, and last/ keeps the epoch
+    before."""
+    from grukit.train.trainer import TrainingDiverged
+
+    train(tmp_path, epochs=1)
+    monkeypatch.setattr(Trainer, "_train_epoch", lambda self, epoch: float("nan"))
+    with pytest.raises(
+        TrainingDiverged, match=r"epoch 2: the training loss is nan .* hold epoch 1"
+    ):
+        train(tmp_path, epochs=2, resume=True)
+    assert read_checkpoint(tmp_path / "last")[1]["progress"]["epoch"] == 1

@@ -21,7 +21,10 @@ class StandardScaler:
     def fit(cls, values: np.ndarray | list[np.ndarray]) -> StandardScaler:
         """From values (N, F) or (N,), or a list of (T_i, F) sequences taken together: the
         mean and population standard deviation over the first axis."""
+        # float64: float32 sums of squares overflow for values near 1e19 and beyond (a
+        # feature of 1e37 came out as NaN, one of 3e38 as an all-zero column)
         values = np.concatenate(values) if isinstance(values, list) else np.asarray(values)
+        values = values.astype(np.float64)
         std = values.std(0)
         return cls(values.mean(0), np.where(std > 0, std, 1.0))
 

@@ -105,6 +105,8 @@ def from_concatenated(
             f"{source}: features has shape {features.shape}; wanted (total frames, features) "
             "or (sequences, steps, features)"
         )
+    if any(np.iscomplexobj(s) for s in sequences):  # float32 would drop the imaginary part
+        raise MalformedData(f"{source}: features must be real numbers, got complex ones")
     try:
         sequences = [np.asarray(s, dtype=np.float32) for s in sequences]
     except (TypeError, ValueError) as error:

@@ -7,7 +7,13 @@ from torch import Tensor, nn
 
 from grukit.cells import CellSpec, Params, cell_spec
 from grukit.layers.cell_tensors import gather_cell_tensors, register_cell_tensors
-from grukit.layers.checks import check_bool, check_init, check_size, check_tensor
+from grukit.layers.checks import (
+    check_bool,
+    check_init,
+    check_real_dtype,
+    check_size,
+    check_tensor,
+)
 
 
 class GRUCell(nn.Module):
@@ -45,6 +51,7 @@ class GRUCell(nn.Module):
         self.bias = check_bool("bias", bias)
         self.spec: CellSpec = cell_spec(variant, reset_after, norm)
         self.init, self.t_max = check_init(init, t_max)
+        check_real_dtype(dtype)
         self._tensor_names = register_cell_tensors(
             self,
             self.spec,

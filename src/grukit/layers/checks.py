@@ -26,6 +26,16 @@ def check_bool(name: str, value: object) -> bool:
     return value
 
 
+def check_real_dtype(dtype: object) -> None:
+    """None (torch's default) or a floating-point torch.dtype: complex parameters ran and
+    gave results with no meaning for a GRU's gates."""
+    if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
+        raise TypeError(
+            f"dtype: got {dtype}, wanted a floating-point torch.dtype (float32, float64, "
+            f"bfloat16, float16)"
+        )
+
+
 def check_dropout(value: object, name: str = "dropout") -> float:
     """A probability in [0, 1]."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -81,6 +91,11 @@ def check_tensor(
     got = tuple(value.shape)
     if not any(_shape_matches(got, shape) for shape in shapes):
         raise ValueError(f"{name}: got shape {got}, wanted {wanted}")
+    if value.is_complex() or not dtype.is_floating_point:  # (a layer moved by .to(complex))
+        raise TypeError(
+            f"{name}: got dtype {value.dtype} for a layer of {dtype}, wanted floating-point "
+            f"input and parameters (complex and integer ones have no meaning here)"
+        )
     if value.dtype != dtype:
         raise TypeError(
             f"{name}: got dtype {value.dtype}, wanted {dtype} (the layer's parameter dtype; "

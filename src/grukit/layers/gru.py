@@ -23,6 +23,7 @@ from grukit.layers.checks import (
     check_init,
     check_lengths,
     check_probability,
+    check_real_dtype,
     check_size,
     check_tensor,
 )
@@ -160,6 +161,7 @@ class GRU(nn.Module):
                 stacklevel=2,
             )
         directions = 2 if self.bidirectional else 1
+        check_real_dtype(dtype)
         factory_kwargs = {"device": device, "dtype": dtype}
         self._check_fits_in_memory(directions, factory_kwargs)
         # _tensor_names[layer][direction]: role -> attribute name

@@ -134,6 +134,10 @@ class Progress:
         return cls(**values)
 
 
+class TrainingDiverged(ValueError):
+    """A loss became NaN or infinite; the checkpoints hold the epoch before."""
+
+
 class RunMismatch(ValueError):
     """A run folder holds a run started with other options than the ones given now."""
 
@@ -312,6 +316,13 @@ class Trainer:
             train = self._train_epoch(epoch)
             seconds = time.perf_counter() - started
             valid = self.evaluate("valid")
+            if not (math.isfinite(train) and math.isfinite(valid)):
+                raise TrainingDiverged(
+                    f"epoch {epoch + 1}: the training loss is {train} and the validation loss "
+                    f"{valid}: the model diverged (try a lower --lr, or --clip-norm) or the "
+                    f"data holds values too large; the run's checkpoints hold epoch "
+                    f"{progress.epoch}"
+                )
             epoch_wall = time.perf_counter() - started
             line = {
                 "epoch": epoch + 1,

@@ -19,8 +19,11 @@ namespace grukit {
 
 // e^x for float: x = n ln2 + r with |r| <= ln2/2, e^r by a degree-6 polynomial (Cephes
 // expf coefficients), 2^n written into the exponent bits. Inputs are clamped to the range
-// where 2^n is a normal float.
+// where 2^n is a normal float, and e^x beyond float's range is +inf as in libm: so that
+// sigmoid(-inf) is exactly 0, as torch.sigmoid's (a floor of 6e-39 turned 0 * inf into inf
+// where the reference backend gives NaN).
 inline float exp_approx(float x) {
+  const bool overflows = x > 88.72283935546875f;  // log(FLT_MAX)
   x = x < -87.0f ? -87.0f : x;
   x = x > 88.0f ? 88.0f : x;
   // Round-to-nearest by the 1.5 * 2^23 trick: vectorises, unlike nearbyint.
@@ -37,7 +40,7 @@ inline float exp_approx(float x) {
   p = p * r * r + r + 1.0f;
   // 2^n from its exponent bits; a bit cast (not memcpy through memory) so loops vectorise.
   const float scale = __builtin_bit_cast(float, (static_cast<int32_t>(n) + 127) << 23);
-  return p * scale;
+  return overflows ? __builtin_inff() : p * scale;
 }
 
 inline float sigmoid(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
