@@ -1375,6 +1375,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("linear_forward", &grukit::linear_forward, "input projection");
   m.def("linear_backward", &grukit::linear_backward, "input projection backward");
   m.def("stream_step", &grukit::stream_step, "one inference step for streaming");
+  m.def("release_buffers", [] { return grukit::buffer_pool().release(); },
+        "free every buffer the pool keeps for reuse; returns the bytes freed");
+  m.def("cached_buffer_bytes", [] { return grukit::buffer_pool().cached(); },
+        "bytes the buffer pool keeps for reuse");
   m.def("teams_formed", [] { return grukit::teams_formed().load(); },
         "how many forward calls have run on a team of threads (see team.h)");
   m.def("bf16_supported", &grukit::bf16_gemm_works,
