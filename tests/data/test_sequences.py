@@ -252,3 +252,40 @@ def test_complex_features_are_refused(tmp_path):
     np.savez(path, features=np.ones((6, 2)) * (1 + 2j), lengths=[3, 3], labels=[0, 1])
     with pytest.raises(MalformedData, match="features must be real numbers, got complex ones"):
         load_sequence_file(path)
+
+
+def _bad_files(folder):
+    ok = folder / "ok.npz"
+    np.savez(ok, features=np.ones((40, 2)), lengths=[4] * 10, labels=[0, 1] * 5)
+    data = ok.read_bytes()
+    files = {
+        "empty.npz": b"",
+        "truncated.npz": data[: len(data) // 2],
+        "random.npz": bytes(range(256)) * 2,
+        "header.csv": b"sequence,label,f1\n",
+        "latin.csv": "sequence,label,f1\n0,caf\xe9,1\n".encode("latin-1"),
+    }
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    for name, labels in (("nan.npz", [0, 1] * 4 + [np.nan, 1]), ("one.npz", [0] * 10)):
+        np.savez(folder / name, features=np.ones((40, 2)), lengths=[4] * 10, labels=labels)
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("empty.npz", "empty.npz: not a readable .npz: the file is empty"),  # was EOFError
+        ("truncated.npz", "bytes are not a zip archive (a truncated"),  # was BadZipFile
+        ("random.npz", "random.npz: not a readable .npz"),  # was called a ragged array
+        ("header.csv", "the header is there but no rows of data follow it"),  # IndexError
+        ("latin.csv", "latin.csv: not UTF-8 text (byte 0xe9 at offset 23)"),  # no file name
+        ("nan.npz", "the label of sequence 8 is nan"),
+        ("one.npz", "has label 0; a classifier needs at least two classes"),  # after training
+    ],
+)
+def test_bad_data_files_are_one_line_naming_the_file(tmp_path, capsys, name, message):
+    _bad_files(tmp_path)
+    argv = ["train", "--task", "classify", "--data", str(tmp_path / name), "--epochs", "1"]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err

@@ -20,6 +20,7 @@ feature columns.
 from __future__ import annotations
 
 import csv
+import zipfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -155,6 +156,12 @@ def check_labels(labels: np.ndarray, source: str, classes: int | None = None) ->
     labels = np.asarray(labels)
     if labels.size and not np.issubdtype(labels.dtype, np.number):
         raise MalformedData(f"{source}: labels must be integers 0..C-1, got {labels.dtype}")
+    if labels.size and not np.isfinite(labels).all():
+        index = int(np.flatnonzero(~np.isfinite(labels))[0])
+        raise MalformedData(
+            f"{source}: the label of sequence {index} is {labels[index]}; labels are "
+            f"integers 0..C-1"
+        )
     if labels.size and not np.array_equal(labels, np.round(labels)):
         raise MalformedData(f"{source}: labels must be whole numbers 0..C-1")
     if labels.size and classes is None and labels.max() >= MAX_CLASSES:
@@ -196,8 +203,17 @@ def load_sequence_file(
 def _read_npz(
     path: Path, labelled: bool, classes: int | None, class_names: list[str] | None
 ) -> LabelledSequences:
+    if not zipfile.is_zipfile(path):  # empty (EOFError), truncated (BadZipFile), other bytes
+        size = path.stat().st_size
+        raise MalformedData(
+            f"{path.name}: not a readable .npz: "
+            + ("the file is empty" if size == 0 else f"its {size:,} bytes are not a zip archive")
+            + " (a truncated download or copy?)"
+        )
     try:
         archive = np.load(path, allow_pickle=False)
+    except (EOFError, zipfile.BadZipFile) as error:
+        raise MalformedData(f"{path.name}: not a readable .npz ({error})") from None
     except ValueError as error:  # object arrays need pickles: a ragged array
         if "allow_pickle" in str(error):
             raise MalformedData(
@@ -232,8 +248,14 @@ def _read_npz(
 def _read_csv(
     path: Path, labelled: bool, classes: int | None, class_names: list[str] | None
 ) -> LabelledSequences:
-    with path.open(newline="") as handle:
-        rows = list(csv.reader(handle))
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+    except UnicodeDecodeError as error:
+        raise MalformedData(
+            f"{path.name}: not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
+            f"{error.start}); save it as UTF-8"
+        ) from None
     needed = {"sequence", "label"} if labelled else {"sequence"}
     if not rows or not needed <= set(rows[0]):
         raise MalformedData(
@@ -247,6 +269,8 @@ def _read_csv(
     feature_columns = [i for i in range(len(header)) if i not in (id_column, label_column)]
     if not feature_columns:
         raise MalformedData(f"{path.name}: no feature columns beside 'sequence' and 'label'")
+    if len(rows) < 2:
+        raise MalformedData(f"{path.name}: the header is there but no rows of data follow it")
     ids, labels, frames = [], [], []
     for line, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):

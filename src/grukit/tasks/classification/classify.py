@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from grukit.config import option
 from grukit.data.sequences import load_sequence_file
 from grukit.tasks.classification.base import FeatureSequences, SequenceClassificationTask
@@ -69,6 +71,12 @@ class ClassifyTask(SequenceClassificationTask):
                 f"--data {len(data.sequences[0][0])}"
             )
         observed = max(int(part.labels.max()) for part in (data, test) if part is not None) + 1
+        present = np.unique(data.labels)
+        if len(present) < 2:  # found only after training before, by the baseline's solver
+            raise ValueError(
+                f"data: every sequence in {config.data} has label {present[0]}; a classifier "
+                f"needs at least two classes"
+            )
         splits, scaler = config.split(data, test)
         classes = config.classes or (len(data.class_names) if data.class_names else observed)
         return cls(splits, classes, config.title, data.class_names, config.noise, scaler)
