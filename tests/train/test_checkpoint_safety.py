@@ -151,3 +151,39 @@ def test_the_trainer_refuses_to_resume_a_checkpoint_without_its_config(tmp_path)
     (tmp_path / "last" / "state.json").write_text(json.dumps(state))
     with pytest.raises(CheckpointError, match="lacks its config"):
         train(tmp_path, epochs=2, resume=True)
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("state is a list", "its state.json holds a list, not a table"),
+        ("no progress", "state.json has no progress table"),
+        ("epoch is text", "progress.epoch is 'one', wanted int"),  # a TypeError in the trainer
+        ("config is a list", "config is a list, not a table"),
+    ],
+)
+def test_a_damaged_state_file_is_named_not_a_traceback(tmp_path, damage, message):
+    last = saved(tmp_path / "last", epoch=1)
+    state = json.loads((last / "state.json").read_text())
+    if damage == "state is a list":
+        state = [state]
+    elif damage == "no progress":  # a KeyError in grukit eval
+        del state["progress"]
+    elif damage == "epoch is text":
+        state["progress"]["epoch"] = "one"
+    else:
+        state["config"] = [1]
+    (last / "state.json").write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match=message):
+        read_checkpoint(last)
+
+
+def test_a_short_generator_state_is_refused_on_resume(tmp_path):
+    """torch raised 'Expected a CPUGeneratorImplState of size 5056' from deep in restore."""
+    last = saved(tmp_path / "last", epoch=1)
+    tensors = load_file(str(last / "tensors.safetensors"))
+    tensors["rng.torch"] = tensors["rng.torch"][:10]
+    save_file(tensors, str(last / "tensors.safetensors"))
+    tensors, state = read_checkpoint(last)
+    with pytest.raises(CheckpointError, match=r"lacks a whole rng.torch \(10 values, wanted \d+\)"):
+        check_resumable(tensors, state, last)

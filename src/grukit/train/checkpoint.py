@@ -179,12 +179,18 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
         state = json.loads((path / STATE).read_text())
     except Exception as error:  # safetensors and json raise several kinds
         raise CheckpointError(f"checkpoint: {str(path)!r} is damaged ({error})") from error
-    version = state.get("format", 1) if isinstance(state, dict) else None
+    if not isinstance(state, dict):
+        raise CheckpointError(
+            f"checkpoint: {str(path)!r} is damaged: its {STATE} holds a "
+            f"{type(state).__name__}, not a table"
+        )
+    version = state.get("format", 1)
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CheckpointError(
             f"checkpoint: {str(path)!r} has format {version!r}, this grukit reads 1 to "
             f"{FORMAT_VERSION} (written by a newer grukit?)"
         )
+    _check_state_types(state, path)
     listed = state.get("tensors", [])
     missing = [name for name in listed if name not in tensors] if isinstance(listed, list) else []
     if missing:
@@ -193,6 +199,36 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
             f"written with are missing ({', '.join(missing[:4])})"
         )
     return tensors, state
+
+
+# What each part of state.json must be: the types a reader relies on.
+PROGRESS_TYPES = {
+    "epoch": (int,),
+    "best_valid": (int, float, type(None)),
+    "best_epoch": (int, type(None)),
+    "bad_epochs": (int,),
+    "halvings": (int,),
+    "history": (list,),
+    "stopped_early": (bool,),
+}
+
+
+def _check_state_types(state: dict, path: str | Path) -> None:
+    """CheckpointError naming the first part of state.json that is missing or of the wrong
+    type (a hand-edited or damaged file gave tracebacks deep in the trainer)."""
+    where = f"checkpoint: {str(path)!r} is damaged:"
+    if not isinstance(state.get("progress"), dict):
+        raise CheckpointError(f"{where} {STATE} has no progress table")
+    for key in ("optimizer", "rng", "config", "extra"):
+        if key in state and not isinstance(state[key], dict):
+            raise CheckpointError(f"{where} {key} is a {type(state[key]).__name__}, not a table")
+    for key, value in state["progress"].items():
+        wanted = PROGRESS_TYPES.get(key, (object,))
+        if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted):
+            raise CheckpointError(
+                f"{where} progress.{key} is {value!r}, wanted "
+                + " or ".join("null" if t is type(None) else t.__name__ for t in wanted)
+            )
 
 
 def check_resumable(tensors: dict[str, torch.Tensor], state: dict, path: str | Path) -> None:
@@ -204,6 +240,12 @@ def check_resumable(tensors: dict[str, torch.Tensor], state: dict, path: str | P
         for key in ("config", "progress", "optimizer", "rng")
         if not isinstance(state.get(key), dict) or not state[key]
     ] + [name for name in ("rng.torch", "rng.numpy") if name not in tensors]
+    sizes = {"rng.torch": torch.get_rng_state().numel(), "rng.numpy": 624}
+    lacks += [
+        f"a whole {name} ({tensors[name].numel()} values, wanted {size})"
+        for name, size in sizes.items()
+        if name in tensors and tensors[name].numel() != size
+    ]
     if lacks:
         raise CheckpointError(
             f"resume: {str(path)!r} cannot give an exact resume: it lacks {', '.join(lacks)}"
