@@ -220,3 +220,45 @@ def test_infinite_input_gives_the_same_result_on_both_backends():
         results.append(layer(x)[0].detach())
     torch.testing.assert_close(results[0], results[1], equal_nan=True)
     assert results[1].isnan().any()
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: grukit.GRU(I, H, dtype=torch.int32), TypeError, "dtype: got torch.int32"),
+        (
+            lambda: grukit.GRU(I, H, init="chrono", t_max=float("inf")),
+            ValueError,
+            "t_max: got inf, wanted a finite number > 2",
+        ),
+        (
+            lambda: grukit.GRU(I, H)(
+                torch.randn(T, 2, I), lengths=torch.tensor([3, 2], device="meta")
+            ),
+            ValueError,
+            "lengths: got a tensor on the meta device",
+        ),
+        (
+            lambda: grukit.GRU(I, H)(torch.randn(T, 2, I), lengths=[3, None]),
+            TypeError,
+            r"lengths: got \[3, None\], wanted a 1-D sequence of ints",
+        ),
+        *[
+            (
+                lambda size=size: grukit.GRU(I, H).stream(batch_size=size),
+                TypeError,
+                rf"batch_size: got {size!r} \({type(size).__name__}\), wanted an int >= 1",
+            )
+            for size in (-1, 2.5, "2", True)
+        ],
+        (
+            lambda: grukit.GRU(I, H).stream().chunk(torch.randn(0, 1, I)),
+            ValueError,
+            r"x: got \(0, 1, 4\), wanted \(T>=1, 1, 4\): at least one step",
+        ),
+    ],
+)
+def test_api_messages_name_the_argument(call, error, message):
+    """Each was a torch-internal message or traceback (or accepted: batch_size=True)."""
+    with pytest.raises(error, match=message):
+        call()

@@ -66,8 +66,12 @@ def check_init(init: object, t_max: object) -> tuple[str, float | None]:
         if t_max is not None:
             raise ValueError(f"t_max: got {t_max!r} with init='default'; it is for init='chrono'")
         return "default", None
-    if isinstance(t_max, bool) or not isinstance(t_max, (int, float)) or not t_max > 2:
-        raise ValueError(f"t_max: got {t_max!r}, wanted a number > 2 with init='chrono'")
+    if (
+        isinstance(t_max, bool)
+        or not isinstance(t_max, (int, float))
+        or not 2 < t_max < float("inf")
+    ):
+        raise ValueError(f"t_max: got {t_max!r}, wanted a finite number > 2 with init='chrono'")
     return "chrono", float(t_max)
 
 
@@ -123,7 +127,7 @@ def check_lengths(lengths: object, batch_size: int, num_steps: int, device: torc
     if isinstance(lengths, (list, tuple)):
         try:
             lengths = torch.tensor(lengths)
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, RuntimeError) as error:  # RuntimeError: a None inside
             raise TypeError(f"lengths: got {lengths!r}, wanted a 1-D sequence of ints") from error
     if not isinstance(lengths, Tensor):
         raise TypeError(
@@ -132,6 +136,8 @@ def check_lengths(lengths: object, batch_size: int, num_steps: int, device: torc
         )
     if lengths.dtype == torch.bool or lengths.is_complex():
         raise TypeError(f"lengths: got dtype {lengths.dtype}, wanted an integer dtype")
+    if lengths.device.type == "meta":
+        raise ValueError("lengths: got a tensor on the meta device, which holds no values")
     if tuple(lengths.shape) != (batch_size,):
         raise ValueError(
             f"lengths: got shape {tuple(lengths.shape)}, wanted ({batch_size},): one length "

@@ -35,6 +35,13 @@ class Stream:
                 "layer: got a bidirectional GRU, wanted a unidirectional one: the reverse "
                 "direction needs the whole sequence before its first output"
             )
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+        ):
+            raise TypeError(
+                f"batch_size: got {batch_size!r} ({type(batch_size).__name__}), wanted an int "
+                f">= 1, or None for unbatched steps"
+            )
         layer.check_tensors()  # the one-step kernel reads them by these shapes
         weight = layer.weight_ih_l0
         self.layer = layer
@@ -159,6 +166,10 @@ class Stream:
     @torch.no_grad()
     def chunk(self, x: Tensor) -> Tensor:
         """Several steps: x (T, B, I) (or (T, I)) -> outputs (T, B, H), state carried."""
+        if not isinstance(x, Tensor) or x.dim() != len(self._step_shape) + 1 or len(x) == 0:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            step = ", ".join(["T>=1", *map(str, self._step_shape)])
+            raise ValueError(f"x: got {shape}, wanted ({step}): at least one step")
         return torch.stack([self(x_t) for x_t in x.unbind(0)])
 
     def _step(self, prepared: dict, x: Tensor, h: Tensor) -> Tensor:
