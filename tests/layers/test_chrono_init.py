@@ -64,8 +64,8 @@ def test_chrono_on_the_cell_and_in_repr():
     "kwargs, error, message",
     [
         ({"init": "xavier"}, ValueError, "init: got 'xavier', wanted one of default, chrono"),
-        ({"init": "chrono"}, ValueError, "t_max: got None, wanted a number > 2"),
-        ({"init": "chrono", "t_max": 2}, ValueError, "t_max: got 2, wanted a number > 2"),
+        ({"init": "chrono"}, ValueError, "t_max: got None, wanted a finite number > 2"),
+        ({"init": "chrono", "t_max": 2}, ValueError, "t_max: got 2, wanted a finite number > 2"),
         ({"t_max": 100}, ValueError, "t_max: got 100 with init='default'"),
         (
             {"init": "chrono", "t_max": 100, "variant": "gru2"},
