@@ -187,3 +187,33 @@ def test_a_short_generator_state_is_refused_on_resume(tmp_path):
     tensors, state = read_checkpoint(last)
     with pytest.raises(CheckpointError, match=r"lacks a whole rng.torch \(10 values, wanted \d+\)"):
         check_resumable(tensors, state, last)
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first save", "over a previous one"])
+def test_a_full_disk_is_one_line_saying_where(tmp_path, monkeypatch, first):
+    """It was a SafetensorError traceback (the previous checkpoint did stay intact)."""
+    from safetensors import SafetensorError
+
+    from grukit.train import checkpoint
+
+    last = tmp_path / "last"
+    if not first:
+        saved(last, epoch=1)
+
+    def full(tensors, filename):
+        raise SafetensorError(
+            'Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No '
+            'space left on device" })'
+        )
+
+    monkeypatch.setattr(checkpoint, "save_file", full)
+    intact = " and the previous one is intact" if not first else ""
+    with pytest.raises(
+        CheckpointError,
+        match=rf"the disk holding {tmp_path} is full \([\d,]+ bytes free\); last was not written"
+        + intact,
+    ):
+        saved(last, epoch=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ([] if first else ["last"])
+    if not first:
+        assert read_checkpoint(last)[1]["progress"]["epoch"] == 1

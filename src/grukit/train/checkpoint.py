@@ -20,6 +20,7 @@ what dead writers left. Nothing is unpickled on load: safetensors and JSON only.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -38,6 +39,10 @@ STATE = "state.json"
 # names of every tensor written (a resume refuses a checkpoint missing one). A reader takes
 # every version up to its own and refuses a newer one.
 FORMAT_VERSION = 3
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder that is missing, incomplete or damaged; the message says which."""
 
 
 def rng_state() -> tuple[dict[str, torch.Tensor], dict]:
@@ -101,14 +106,33 @@ def save_checkpoint(
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir(parents=True)
-    save_file(tensors, str(temporary / TENSORS))
-    (temporary / STATE).write_text(json.dumps(state, indent=1))  # last: marks it complete
+    try:
+        save_file(tensors, str(temporary / TENSORS))
+        (temporary / STATE).write_text(json.dumps(state, indent=1))  # last: marks it complete
+    except Exception as error:  # safetensors reports a full disk as SafetensorError
+        shutil.rmtree(temporary, ignore_errors=True)
+        if _disk_full(error):
+            free = shutil.disk_usage(path.parent).free
+            raise CheckpointError(
+                f"checkpoint: the disk holding {path.parent} is full ({free:,} bytes free); "
+                f"{path.name} was not written"
+                + (" and the previous one is intact" if path.exists() else "")
+            ) from None
+        raise
     previous = path.with_name(f".{path.name}.old-{os.getpid()}")
     if path.exists():
         path.rename(previous)
     temporary.rename(path)
     shutil.rmtree(previous, ignore_errors=True)
     return path
+
+
+def _disk_full(error: BaseException) -> bool:
+    """Whether an error from writing a file says the disk is full (ENOSPC, errno 28)."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    text = str(error)
+    return "No space left on device" in text or "StorageFull" in text or "os error 28" in text
 
 
 def _is_complete(folder: Path) -> bool:
@@ -162,10 +186,6 @@ def settle_checkpoint(path: str | Path) -> None:
             )
     for folder in left:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-class CheckpointError(ValueError):
-    """A checkpoint folder that is missing, incomplete or damaged; the message says which."""
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
