@@ -110,10 +110,13 @@ def read_config_file(path: str | Path, flat: bool = True) -> dict:
         return values
     flattened: dict = {}
     for key, value in values.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict):  # a section, named as the writer likes ([train], [music])
             flattened.update(value)
         else:
             flattened[key] = value
+    for key, value in flattened.items():
+        if isinstance(value, dict):  # a table inside a section: refused by name, not unpacked
+            raise ValueError(f"{key}: got a table ({value!r}), wanted a single value")
     return flattened
 
 
