@@ -217,3 +217,33 @@ def test_a_full_disk_is_one_line_saying_where(tmp_path, monkeypatch, first):
     assert sorted(p.name for p in tmp_path.iterdir()) == ([] if first else ["last"])
     if not first:
         assert read_checkpoint(last)[1]["progress"]["epoch"] == 1
+
+
+class _Payload:
+    """Unpickling this would create the file named by ``path``."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_nothing_is_unpickled(tmp_path):
+    """A pickle in place of a checkpoint's tensors, or inside a data file, never runs."""
+    import pickle
+
+    import numpy as np
+
+    from grukit.data.sequences import MalformedData, load_sequence_file
+
+    last = saved(tmp_path / "last", epoch=1)
+    (last / "tensors.safetensors").write_bytes(pickle.dumps(_Payload(tmp_path / "ran-1")))
+    with pytest.raises(CheckpointError, match="is damaged"):
+        read_checkpoint(last)
+    features = np.empty(2, dtype=object)
+    features[0], features[1] = _Payload(tmp_path / "ran-2"), np.ones((3, 2))
+    np.savez(tmp_path / "data.npz", features=features, lengths=[1, 3], labels=[0, 1])
+    with pytest.raises(MalformedData, match="ragged"):
+        load_sequence_file(tmp_path / "data.npz")
+    assert not (tmp_path / "ran-1").exists() and not (tmp_path / "ran-2").exists()
