@@ -172,3 +172,26 @@ def test_a_loss_that_becomes_nan_stops_the_run_saying_so(tmp_path, monkeypatch):
     ):
         train(tmp_path, epochs=2, resume=True)
     assert read_checkpoint(tmp_path / "last")[1]["progress"]["epoch"] == 1
+
+
+def test_max_minutes_stops_the_epoch_under_way_then_evaluates_and_saves(tmp_path):
+    log = io.StringIO()
+    config = TrainConfig(epochs=5, batch_size=2, lr=3e-3, max_minutes=1e-9)
+    trainer = Trainer(make_model(), MusicTask(jsb_slice()), config, tmp_path, log=log)
+    progress = trainer.fit()
+    assert progress.epoch == 1 and progress.out_of_time
+    assert progress.history[0]["partial"] is True  # one batch of six, then the deadline
+    assert "(stopped: --max-minutes 1e-09 reached, part of the epoch)" in log.getvalue()
+    state = read_checkpoint(tmp_path / "last")[1]
+    assert state["progress"]["epoch"] == 1 and state["progress"]["out_of_time"]
+    # a resume with more time goes on with the next epoch
+    config = TrainConfig(epochs=2, batch_size=2, lr=3e-3)
+    resumed = Trainer(make_model(), MusicTask(jsb_slice()), config, tmp_path, log=log)
+    progress = resumed.fit(resume=True)
+    assert progress.epoch == 2 and not progress.out_of_time
+    assert "partial" not in progress.history[1]
+
+
+def test_max_minutes_must_be_a_finite_number_at_least_0():
+    with pytest.raises(ValueError, match="max_minutes: got -1.0, wanted a finite number >= 0"):
+        TrainConfig(max_minutes=-1.0)

@@ -46,6 +46,11 @@ class TrainConfig:
         "fp32, or bf16: training steps under torch.autocast(bfloat16) (bfloat16 GEMMs, "
         "float32 master weights; on CPU where it has AVX512-BF16); evaluation stays fp32",
     )
+    max_minutes: float = option(
+        0.0,
+        "stop after this much wall time in this run (0 = no limit): the epoch under way ends "
+        "after its current batch, and is evaluated and saved like any other",
+    )
     init_from: str = option(
         "",
         "start from the weights of this checkpoint folder (a run's best or last), e.g. one "
@@ -76,7 +81,7 @@ class TrainConfig:
             raise ValueError(f"patience: got {self.patience}, wanted an int >= 0")
         if self.plateau_epochs < 1:
             raise ValueError(f"plateau_epochs: got {self.plateau_epochs}, wanted an int >= 1")
-        for name in ("lr", "weight_decay", "clip_norm", "weight_noise"):
+        for name in ("lr", "weight_decay", "clip_norm", "weight_noise", "max_minutes"):
             value = getattr(self, name)
             if name == "lr" and not (math.isfinite(value) and value > 0):
                 raise ValueError(f"lr: got {value}, wanted a finite number > 0")

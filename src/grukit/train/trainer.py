@@ -111,7 +111,7 @@ def learning_rate(config: TrainConfig, epoch: int, plateau_halvings: int) -> flo
 # Options a resumed run may be given anew: when to stop, where a fresh run's weights came
 # from (a resumed run starts from its own last checkpoint), the thread count (speed only)
 # and where the run folder is.
-RESUME_FREE_OPTIONS = ("epochs", "patience", "init_from", "threads", "out")
+RESUME_FREE_OPTIONS = ("epochs", "patience", "init_from", "threads", "out", "max_minutes")
 
 
 @dataclass
@@ -125,6 +125,7 @@ class Progress:
     halvings: int = 0  # plateau halvings of the learning rate so far
     history: list[dict] = field(default_factory=list)  # one metrics line per epoch
     stopped_early: bool = False  # a record for readers
+    out_of_time: bool = False  # the last run stopped at --max-minutes
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -196,6 +197,8 @@ class Trainer:
         self.model.to(resolve_device(config.device))
         self.optimizer = make_optimizer(config, model)
         self.threads = torch.get_num_threads()
+        self.deadline: float | None = None  # time.monotonic() at --max-minutes, set by fit
+        self.partial_epoch = False  # the last epoch stopped at the deadline
 
     def evaluate(self, split: str) -> float:
         """Mean loss per element over a split."""
@@ -216,6 +219,9 @@ class Trainer:
         )
         progress = EpochProgress(self.log, epoch + 1, config.epochs, len(batches))
         for index, batch in enumerate(batches):
+            if index and self._out_of_time():  # (at least one batch: a loss to report)
+                self.partial_epoch = True
+                break
             noise = self._add_weight_noise() if config.weight_noise else None
             with self._autocast():
                 batch_total, batch_count = self.task.loss(self.model, batch)
@@ -231,6 +237,10 @@ class Trainer:
             progress.update(index + 1, total / count)
         progress.close()
         return total / count
+
+    def _out_of_time(self) -> bool:
+        """Whether this run has used up --max-minutes."""
+        return self.deadline is not None and time.monotonic() > self.deadline
 
     def _autocast(self):
         """torch.autocast with bfloat16 for a training step under ``precision="bf16"``."""
@@ -306,9 +316,12 @@ class Trainer:
         # Keep the lines of the epochs the checkpoint holds, drop any written after it.
         metrics.write_text("".join(json.dumps(line) + "\n" for line in progress.history))
         config = self.config
+        self.deadline = time.monotonic() + 60 * config.max_minutes if config.max_minutes else None
+        progress.out_of_time = False
         for epoch in range(progress.epoch, config.epochs):
-            if self.stopped_early(progress):
+            if self.stopped_early(progress) or progress.out_of_time:
                 break
+            self.partial_epoch = False
             lr = learning_rate(config, epoch, progress.halvings)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
@@ -331,6 +344,9 @@ class Trainer:
                 "lr": lr,
                 "seconds": seconds,
             }
+            if self.partial_epoch:  # stopped at --max-minutes part of the way through
+                line["partial"] = True
+            progress.out_of_time = self._out_of_time()
             progress.history.append(line)
             with metrics.open("a") as handle:
                 handle.write(json.dumps(line) + "\n")
@@ -359,7 +375,14 @@ class Trainer:
                 f"epoch {epoch + 1}/{config.epochs}  train {train:.4f}  valid {valid:.4f}  "
                 f"lr {lr:.2e}  {seconds:.1f} s  "
                 f"<= {format_duration(epoch_wall * (config.epochs - epoch - 1))} left"
-                + ("  (best)" if improved else ""),
+                + ("  (best)" if improved else "")
+                + (
+                    f"  (stopped: --max-minutes {config.max_minutes:g} reached"
+                    + (", part of the epoch" if self.partial_epoch else "")
+                    + ")"
+                    if progress.out_of_time
+                    else ""
+                ),
                 file=self.log,
                 flush=True,
             )
