@@ -241,6 +241,33 @@ def test_batch_one_team_with_masks_equals_one_thread(config):
         assert torch.equal(a, b)
 
 
+def test_a_team_whose_threads_do_not_all_start_runs_alone():
+    """With fewer pool threads than asked for (OMP_THREAD_LIMIT=1), one thread is handed
+    every index: the team counted the threads it stood for as members and waited for
+    them at the first barrier forever."""
+    script = textwrap.dedent(
+        """
+        import torch, grukit
+        from grukit.kernels.cpu.build import load_extension
+        torch.set_num_threads(2)
+        layer = grukit.GRU(8, 144, backend="fused")
+        x = torch.randn(40, 1, 8)
+        with torch.no_grad():
+            two = layer(x)[0]
+        torch.set_num_threads(1)
+        with torch.no_grad():
+            one = layer(x)[0]
+        print(torch.equal(one, two), load_extension().teams_formed())
+        """
+    )
+    env = dict(os.environ, OMP_THREAD_LIMIT="1")
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["True", "0"]
+
+
 def test_layer_norm_of_the_recurrent_projection_runs_without_a_team():
     """Layer norm needs every unit of a gate block at once: one thread does it all."""
     config = ("gru", True, "layer")

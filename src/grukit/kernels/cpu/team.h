@@ -68,8 +68,10 @@ class Team {
              std::chrono::steady_clock::now() < deadline)
         backoff.pause();
       int pending = kPending;
-      if (!state.compare_exchange_strong(pending, kShutOut, std::memory_order_acq_rel))
-        joins_[thread].part = parts++;  // it joined
+      state.compare_exchange_strong(pending, kShutOut, std::memory_order_acq_rel);
+      // Final now: joined, or shut out (here, or by skip() for a pool thread that was
+      // given several indices and stands for the first only).
+      if (state.load(std::memory_order_acquire) == kJoined) joins_[thread].part = parts++;
     }
     parts_.store(parts, std::memory_order_release);
   }
