@@ -71,6 +71,16 @@ struct Problem {
   int64_t ln_width() const { return N + N / H; }  // saved per row: LN values, 1/sigma
 };
 
+// Columns of gi per unit: [r, z, n] for the gated kinds, two blocks for the others.
+int64_t gi_gates(int64_t kind) { return kind == kGated ? 3 : 2; }
+
+// Rows of weight_hh: 3H (gated, gates reading h), H (gru3: the candidate's only), 2H (mgu,
+// ligru), none (mingru).
+int64_t recurrent_rows(int64_t kind, bool read_state, int64_t H) {
+  if (kind == kGated) return read_state ? 3 * H : H;
+  return kind == kMingru ? 0 : 2 * H;
+}
+
 Problem make_problem(const at::Tensor& gi, const at::Tensor& w, const c10::optional<at::Tensor>& lengths,
                      int64_t kind, bool reset_after, bool read_state, int64_t H) {
   Problem p;
@@ -85,10 +95,10 @@ Problem make_problem(const at::Tensor& gi, const at::Tensor& w, const c10::optio
   p.read_state = read_state;
   // The op is public (torch.ops.grukit.recurrence): check what would otherwise index
   // out of bounds.
-  const int64_t gates = kind == kGated ? 3 : 2;
+  const int64_t gates = gi_gates(kind);
   TORCH_CHECK(H > 0 && gi.size(2) == gates * H, "gi must be (T, B, ", gates, "*H) for H=", H,
               ", got ", gi.sizes());
-  const int64_t rows = kind == kGated ? (read_state ? 3 * H : H) : (kind == kMingru ? 0 : 2 * H);
+  const int64_t rows = recurrent_rows(kind, read_state, H);
   TORCH_CHECK(rows == 0 ? !w.defined() : (w.defined() && w.dim() == 2 && w.size(0) == rows &&
                                           w.size(1) == H),
               "weight_hh must be (", rows, ", ", H, ") for this kind, got ",
@@ -1096,6 +1106,16 @@ void check_optional_operand(const char* name, const at::Tensor& t, const at::Ten
   if (t.defined()) check_operand(name, t, like, sizes);
 }
 
+// x (..., I) and weight (M, I) of the input projection (linear_forward / _backward).
+void check_linear_operands(const at::Tensor& x, const at::Tensor& weight) {
+  TORCH_CHECK(weight.dim() == 2, "weight must be (M, I), got ", weight.sizes());
+  const int64_t I = weight.size(1);
+  TORCH_CHECK(x.dim() >= 1 && x.size(-1) == I, "x must be (..., I=", I, "), got ", x.sizes());
+  TORCH_CHECK(x.device().is_cpu() && at::isFloatingType(x.scalar_type()),
+              "x must be a floating-point CPU tensor");
+  check_operand("weight", weight, x, {weight.size(0), I});
+}
+
 // bfloat16 products: for float32 operands, on a CPU whose AVX512-BF16 products pass the
 // self-check (bf16.h).
 void check_bf16(bool bf16, const at::Tensor& t) {
@@ -1110,12 +1130,8 @@ void check_bf16(bool bf16, const at::Tensor& t) {
 // its output from the buffer pool. With ``bf16`` (float32) the product is bfloat16's.
 at::Tensor linear_forward(const at::Tensor& x_, const at::Tensor& weight,
                           const c10::optional<at::Tensor>& bias, bool bf16) {
-  TORCH_CHECK(weight.dim() == 2, "weight must be (M, I), got ", weight.sizes());
+  check_linear_operands(x_, weight);
   const int64_t M = weight.size(0), I = weight.size(1);
-  TORCH_CHECK(x_.dim() >= 1 && x_.size(-1) == I, "x must be (..., I=", I, "), got ", x_.sizes());
-  TORCH_CHECK(x_.device().is_cpu() && at::isFloatingType(x_.scalar_type()),
-              "x must be a floating-point CPU tensor");
-  check_operand("weight", weight, x_, {M, I});
   if (bias.has_value()) check_optional_operand("bias", *bias, x_, {M});
   at::Tensor x = x_.reshape({-1, I});
   std::vector<int64_t> sizes(x_.sizes().begin(), x_.sizes().end());
@@ -1145,12 +1161,8 @@ at::Tensor linear_forward(const at::Tensor& x_, const at::Tensor& weight,
 // independent of the thread count.
 std::vector<at::Tensor> linear_backward(const at::Tensor& grad_, const at::Tensor& x_,
                                         const at::Tensor& weight, bool has_bias, bool bf16) {
-  TORCH_CHECK(weight.dim() == 2, "weight must be (M, I), got ", weight.sizes());
+  check_linear_operands(x_, weight);
   const int64_t M = weight.size(0), I = weight.size(1);
-  TORCH_CHECK(x_.dim() >= 1 && x_.size(-1) == I, "x must be (..., I=", I, "), got ", x_.sizes());
-  TORCH_CHECK(x_.device().is_cpu() && at::isFloatingType(x_.scalar_type()),
-              "x must be a floating-point CPU tensor");
-  check_operand("weight", weight, x_, {M, I});
   std::vector<int64_t> grad_sizes(x_.sizes().begin(), x_.sizes().end());
   grad_sizes.back() = M;
   check_operand("grad", grad_, x_, grad_sizes);
@@ -1306,7 +1318,7 @@ at::Tensor stream_step(const at::Tensor& x_, const at::Tensor& h_,
               "x must be a float32 or float64 CPU tensor");
   TORCH_CHECK(kind >= kGated && kind <= kMingru, "unknown kind ", kind);
   const int64_t B = x.size(0), H = h.size(1);
-  const int64_t gates = kind == kGated ? 3 : 2;
+  const int64_t gates = gi_gates(kind);
   TORCH_CHECK(H > 0 && gi_width == gates * H, "gi_width must be ", gates, "*H=", gates * H,
               ", got ", gi_width);
   check_operand("h", h, x, {B, H});
@@ -1316,7 +1328,7 @@ at::Tensor stream_step(const at::Tensor& x_, const at::Tensor& h_,
     TORCH_CHECK(x.size(1) == gi_width, "x must be gi (B, ", gi_width, ") without wih_t, got ",
                 x.sizes());
   check_optional_operand("b_i", b_i, x, {gi_width});
-  const int64_t rows = kind == kGated ? (read_state ? 3 * H : H) : (kind == kMingru ? 0 : 2 * H);
+  const int64_t rows = recurrent_rows(kind, read_state, H);
   TORCH_CHECK(rows == 0 || whh_t.defined(), "whh_t is missing");
   check_optional_operand("whh_t", whh_t, x, {H, rows});
   check_optional_operand("b_hn", b_hn, x, {H});
