@@ -101,6 +101,16 @@ def library_is_verified(library: Path) -> bool:
         return False
 
 
+def _file_stamp(path: Path) -> tuple[int, int] | None:
+    """(mtime in ns, size) of a file, None when it is missing: tells whether a build
+    rewrote the library without hashing it again."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
 def record_library(library: Path) -> None:
     record = library.with_name(library.name + ".sha256")
     partial = record.with_name(record.name + f".tmp-{os.getpid()}")
@@ -146,7 +156,8 @@ def _build_and_import(directory: Path, verbose: bool) -> ModuleType:
     from torch.utils import cpp_extension
 
     library = directory / f"{EXTENSION_NAME}.so"
-    if library.exists() and not library_is_verified(library):
+    before = _file_stamp(library)
+    if before is not None and not library_is_verified(library):
         print(
             f"grukit: {library} is not the library recorded when it was built (its SHA-256 "
             f"differs or was never recorded: truncated, replaced or from an older grukit); "
@@ -155,6 +166,7 @@ def _build_and_import(directory: Path, verbose: bool) -> ModuleType:
             flush=True,
         )
         library.unlink()
+        before = None
     _put_ninja_on_path()
     # torch warns at length about an unexpected compiler; the error below says what matters.
     logger = logging.getLogger("torch.utils.cpp_extension")
@@ -180,7 +192,7 @@ def _build_and_import(directory: Path, verbose: bool) -> ModuleType:
             build_directory=str(directory),
             verbose=verbose,
         )
-        if not library_is_verified(library):  # just built (we checked it before loading)
+        if _file_stamp(library) != before:  # built or relinked just now (checked before)
             record_library(library)
         if first_build:
             seconds = time.perf_counter() - started
