@@ -22,6 +22,15 @@ def option(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
 
 
+def require_at_least(options: Any, minimum: int, *names: str) -> None:
+    """ValueError naming the first of the int options ``names`` of ``options`` below
+    ``minimum`` (the check every options class makes in ``__post_init__``)."""
+    for name in names:
+        value = getattr(options, name)
+        if value < minimum:
+            raise ValueError(f"{name}: got {value}, wanted an int >= {minimum}")
+
+
 def parse_bool(text: str) -> bool:
     lowered = text.lower()
     if lowered in ("true", "1", "yes", "on"):

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from grukit.cells import RESET_GATED, VARIANTS, cell_spec
-from grukit.config import option
+from grukit.config import option, require_at_least
 from grukit.layers import GRU
 from grukit.layers.checks import check_init
 from grukit.models.heads import PooledReadout, StepReadout, check_pooling
@@ -72,9 +72,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise ValueError(f"model: got {self.model!r}, wanted one of {', '.join(MODELS)}")
-        for name in ("hidden", "layers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: got {getattr(self, name)}, wanted an int >= 1")
+        require_at_least(self, 1, "hidden", "layers")
         if not 0 <= self.dropout <= 1:
             raise ValueError(f"dropout: got {self.dropout}, wanted a number in [0, 1]")
         check_pooling(self.pooling)

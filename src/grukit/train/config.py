@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from grukit.config import option
+from grukit.config import option, require_at_least
 
 OPTIMIZERS = ("rmsprop", "adam", "adamw")
 SCHEDULES = ("none", "plateau", "cosine")
@@ -66,9 +66,7 @@ class TrainConfig:
             raise ValueError(
                 f"lr_schedule: got {self.lr_schedule!r}, wanted one of {', '.join(SCHEDULES)}"
             )
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: got {getattr(self, name)}, wanted an int >= 1")
+        require_at_least(self, 1, "epochs", "batch_size")
         if self.device != "cpu" and not self.device.startswith("cuda"):
             raise ValueError(f"device: got {self.device!r}, wanted cpu, cuda or cuda:N")
         if self.precision not in PRECISIONS:
@@ -77,10 +75,8 @@ class TrainConfig:
             )
         if self.threads < 0:
             raise ValueError(f"threads: got {self.threads}, wanted an int >= 0 (0 = auto)")
-        if self.patience < 0:
-            raise ValueError(f"patience: got {self.patience}, wanted an int >= 0")
-        if self.plateau_epochs < 1:
-            raise ValueError(f"plateau_epochs: got {self.plateau_epochs}, wanted an int >= 1")
+        require_at_least(self, 0, "patience")
+        require_at_least(self, 1, "plateau_epochs")
         for name in ("lr", "weight_decay", "clip_norm", "weight_noise", "max_minutes"):
             value = getattr(self, name)
             if name == "lr" and not (math.isfinite(value) and value > 0):

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from grukit.config import option
+from grukit.config import option, require_at_least
 from grukit.data.batching import batch_indices
 from grukit.data.text import PAD, UNKNOWN, Vocabulary, pad_ids, tokenize
 from grukit.extras import package_folder
@@ -77,9 +77,7 @@ class DataConfig(HeldOutFractions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("embedding", "min_count"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: got {getattr(self, name)}, wanted an int >= 1")
+        require_at_least(self, 1, "embedding", "min_count")
         if not 0 <= self.word_dropout < 1:
             raise ValueError(f"word_dropout: got {self.word_dropout}, wanted a number in [0, 1)")
 

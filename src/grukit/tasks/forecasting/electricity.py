@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grukit.config import option
+from grukit.config import option, require_at_least
 from grukit.data.series import DAY, WEEK, load_taylor, seasonal_naive
 from grukit.tasks.forecasting.base import ForecastTask
 
@@ -61,8 +61,7 @@ class DataConfig:
             raise ValueError(
                 f"window: got {self.window}, wanted an int in 1..{most} with anchor {self.anchor}"
             )
-        if self.train_stride < 1:
-            raise ValueError(f"train_stride: got {self.train_stride}, wanted an int >= 1")
+        require_at_least(self, 1, "train_stride")
 
     @property
     def title(self) -> str:

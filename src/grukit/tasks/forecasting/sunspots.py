@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grukit.config import option
+from grukit.config import option, require_at_least
 from grukit.data.series import load_sunspots
 from grukit.tasks.forecasting.base import ForecastTask
 from grukit.tasks.forecasting.baselines import arima_one_step
@@ -53,8 +53,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         train_years = LAST_TRAIN_YEAR - FIRST_YEAR + 1
-        if not 1 <= self.window:
-            raise ValueError(f"window: got {self.window}, wanted an int >= 1")
+        require_at_least(self, 1, "window")
         if self.anchor < 0:
             raise ValueError(f"anchor: got {self.anchor}, wanted an int >= 0")
         # At least as many training targets as validation ones.

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from grukit.config import option
+from grukit.config import option, require_at_least
 from grukit.data.corpora import CORPORA, Corpus, load_corpus
 from grukit.tasks.base import Task
 
@@ -53,12 +53,8 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.dataset not in CORPORA:
             raise ValueError(f"dataset: got {self.dataset!r}, wanted one of {', '.join(CORPORA)}")
-        for name in ("bptt", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: got {getattr(self, name)}, wanted an int >= 1")
-        for name in ("embedding", "limit"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name}: got {getattr(self, name)}, wanted an int >= 0")
+        require_at_least(self, 1, "bptt", "eval_batch_size")
+        require_at_least(self, 0, "embedding", "limit")
 
     @property
     def title(self) -> str:
