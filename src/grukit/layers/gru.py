@@ -160,23 +160,22 @@ class GRU(nn.Module):
                 f"stacked layers",
                 stacklevel=2,
             )
-        directions = 2 if self.bidirectional else 1
         check_real_dtype(dtype)
         factory_kwargs = {"device": device, "dtype": dtype}
-        self._check_fits_in_memory(directions, factory_kwargs)
+        self._check_fits_in_memory(factory_kwargs)
         # _tensor_names[layer][direction]: role -> attribute name
         self._tensor_names: list[list[dict[str, str]]] = [
             [
                 register_cell_tensors(
                     self,
                     self.spec,
-                    self.input_size if layer == 0 else self.hidden_size * directions,
+                    self.layer_input_size(layer),
                     self.hidden_size,
                     self.bias,
                     f"_l{layer}" + ("_reverse" if direction else ""),
                     factory_kwargs,
                 )
-                for direction in range(directions)
+                for direction in range(self.num_directions)
             ]
             for layer in range(self.num_layers)
         ]
@@ -194,23 +193,20 @@ class GRU(nn.Module):
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
-    def _check_fits_in_memory(self, directions: int, factory_kwargs: dict) -> None:
+    def layer_input_size(self, layer: int) -> int:
+        """Features layer ``layer`` reads: the input's, then every direction's states."""
+        return self.input_size if layer == 0 else self.hidden_size * self.num_directions
+
+    def _check_fits_in_memory(self, factory_kwargs: dict) -> None:
         """ValueError before allocating parameters that could not fit in this machine's
         memory (a typo such as hidden_size=1000000 asks for terabytes: allocating it ends
         in an allocator error or the kernel's OOM killer)."""
         device = torch.device(factory_kwargs["device"] or "cpu")
         if device.type != "cpu":
             return
-        count = (
-            sum(
-                self.spec.num_parameters(
-                    self.input_size if layer == 0 else self.hidden_size * directions,
-                    self.hidden_size,
-                    self.bias,
-                )
-                for layer in range(self.num_layers)
-            )
-            * directions
+        count = self.num_directions * sum(
+            self.spec.num_parameters(self.layer_input_size(layer), self.hidden_size, self.bias)
+            for layer in range(self.num_layers)
         )
         dtype = factory_kwargs["dtype"] or torch.get_default_dtype()
         needed = count * dtype.itemsize
@@ -225,14 +221,12 @@ class GRU(nn.Module):
     def check_tensors(self) -> None:
         """Raise ValueError naming any parameter or buffer whose shape, dtype or device
         differs from what the layer was built with (replaced by hand)."""
-        directions = 2 if self.bidirectional else 1
         for layer, names in enumerate(self._tensor_names):
-            inputs = self.input_size if layer == 0 else self.hidden_size * directions
             for direction_names in names:
                 check_cell_tensors(
                     self,
                     self.spec,
-                    inputs,
+                    self.layer_input_size(layer),
                     self.hidden_size,
                     self.bias,
                     direction_names,
