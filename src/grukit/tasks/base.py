@@ -25,7 +25,8 @@ and an instance has ``title``, ``input_size`` and ``outputs``, and
   task that needs another model (an encoder-decoder, tied embeddings) overrides it. The
   model follows ``forward(inputs, lengths, state) -> (outputs, state)``;
 - ``scores(model, split) -> dict``: further metrics (accuracy, errors in the data's
-  units); default none;
+  units); default none; ``scores_from_loss(loss) -> dict``: metrics that are functions of
+  the split's mean loss (perplexity), without another pass over it; default none;
 - ``baselines() -> [Baseline]``: what the model is measured against on the test split
   (logistic regression, ARIMA, ...), each ``{"name": ..., "scores": {"test_...": ...},
   "settings": {...}}``;
@@ -135,6 +136,9 @@ class Task:
         )
 
     def scores(self, model: nn.Module, split: str) -> dict:
+        return {}
+
+    def scores_from_loss(self, loss: float) -> dict:
         return {}
 
     def baselines(self) -> list[Baseline]:

@@ -135,7 +135,8 @@ def saved_run_options(out: str | Path) -> dict:
 
 def score(model: nn.Module, task: Task, split: str) -> dict:
     """The loss and the task's further metrics of ``model`` on ``split``."""
-    return {task.metric: mean_loss(model, task, split, EVAL_BATCH), **task.scores(model, split)}
+    loss = mean_loss(model, task, split, EVAL_BATCH)
+    return {task.metric: loss, **task.scores_from_loss(loss), **task.scores(model, split)}
 
 
 def build_task_model(task: Task, config: ModelConfig) -> nn.Module:

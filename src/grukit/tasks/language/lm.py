@@ -166,11 +166,8 @@ class LanguageModelTask(Task):
         )
         return total, targets.numel()
 
-    def scores(self, model: nn.Module, split: str) -> dict:
-        """Perplexity (words) or bits per character, from the mean loss over the split."""
-        from grukit.train.trainer import mean_loss
-
-        loss = mean_loss(model, self, split, self.config.eval_batch_size)
+    def scores_from_loss(self, loss: float) -> dict:
+        """Perplexity (words) or bits per character, from the mean loss over a split."""
         if self.corpus.unit == "word":
             return {"perplexity": math.exp(loss)}
         return {"bpc": loss / math.log(2)}
