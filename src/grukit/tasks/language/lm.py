@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from grukit.config import option, require_at_least
 from grukit.data.corpora import CORPORA, Corpus, load_corpus
-from grukit.tasks.base import Task
+from grukit.tasks.base import Task, model_device, to_device
 
 Batch = tuple[Tensor, Tensor, Tensor]  # ids (T, B), next ids (T, B), lengths (B,) = T
 
@@ -155,7 +155,7 @@ class LanguageModelTask(Task):
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, int]:
         """The window's summed loss, the state carried in from the window before."""
-        inputs, targets, lengths = batch
+        inputs, targets, lengths = to_device(batch, model_device(model))
         outputs, state = model(inputs, None, self._state)
         self._state = detach(state)
         return self.criterion(outputs, targets, lengths)
