@@ -80,23 +80,18 @@ class BufferPool {
   };
   using Map = std::multimap<size_t, Kept>;
 
-  void free_entry(Map::iterator entry) {
+  // Free a kept buffer; returns the entry after it.
+  Map::iterator free_entry(Map::iterator entry) {
     std::free(entry->second.buffer);
     cached_ -= entry->first;
-    free_.erase(entry);
+    return free_.erase(entry);
   }
 
   void free_idle() {
     const auto now = Clock::now();
     for (auto entry = free_.begin(); entry != free_.end();) {
       const double idle = std::chrono::duration<double>(now - entry->second.since).count();
-      if (idle > kIdleSeconds) {
-        std::free(entry->second.buffer);
-        cached_ -= entry->first;
-        entry = free_.erase(entry);
-      } else {
-        ++entry;
-      }
+      entry = idle > kIdleSeconds ? free_entry(entry) : std::next(entry);
     }
   }
 
