@@ -29,7 +29,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/cpu.py
 
 lint: $(STAMP)
-	$(PY) -m ruff check src tests examples benchmarks
+	$(PY) -m ruff check src tests examples benchmarks tools
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

