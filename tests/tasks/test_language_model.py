@@ -50,6 +50,31 @@ def test_windows_with_the_state_carried_score_as_one_pass():
     assert abs(np.mean(fresh) - windows) > 1e-4
 
 
+def test_embedding_starts_small_and_the_readout_bias_at_zero():
+    for tie in (True, False):
+        model = tiny_task(tie=tie).build_model(ModelConfig(hidden=64, dropout=0.5))
+        for weight in (model.embedding.weight, model.readout.weight):
+            assert weight.abs().max() <= 0.1 and weight.std() > 0.05
+        assert torch.equal(model.readout.bias, torch.zeros(12))
+
+
+def test_word_dropout_drops_whole_rows_and_scales_the_rest():
+    from grukit.tasks.language.lm import WordEmbedding
+
+    embedding = WordEmbedding(1000, 4, dropout=0.0, word_dropout=0.25)
+    ids = torch.arange(1000).repeat(2).view(2, 1000)  # every word twice, in two rows
+    torch.manual_seed(1)
+    out = embedding(ids)
+    dropped = (out == 0).all(-1)
+    assert torch.equal(dropped[0], dropped[1])  # one mask per call: a word in or out
+    assert 0.2 < dropped[0].float().mean() < 0.3
+    kept = ~dropped[0]
+    assert torch.allclose(out[0, kept], embedding.weight[kept] / 0.75)
+    assert torch.equal(embedding.eval()(ids), embedding.weight[ids])  # eval: plain lookup
+    with pytest.raises(ValueError, match=r"word_dropout: got 1.0, wanted a number in \[0, 1\)"):
+        DataConfig(word_dropout=1.0)
+
+
 def test_jittered_windows_cover_the_stream_and_follow_the_seed():
     lengths = window_lengths(1000, 35, True, seed=3)
     assert sum(lengths) == 1000 and min(lengths[:-1]) >= 5 and len(set(lengths)) > 5

@@ -43,9 +43,23 @@ def test_redraws_at_most_every_refresh_seconds_but_always_the_last_batch():
     assert stream.getvalue().count("\r") == 2  # the first batch and the last
 
 
-def test_draws_nothing_when_not_a_terminal():
+def test_draws_nothing_when_not_a_terminal_in_a_short_epoch():
     stream = io.StringIO()
     progress = EpochProgress(stream, 1, 1, 3, refresh=0.0)
     progress.update(1, 0.5)
     progress.close()
     assert stream.getvalue() == ""
+
+
+def test_a_long_epoch_writes_a_line_every_log_every_seconds_when_not_a_terminal():
+    stream = io.StringIO()
+    progress = EpochProgress(stream, 2, 5, 100, log_every=60.0)
+    progress.started -= 130  # 2 min 10 s into the epoch
+    for done in (10, 11, 12):
+        progress.update(done, 0.5)
+    progress.update(100, 0.5)  # the last batch: the epoch's own line says it
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and "\r" not in stream.getvalue()  # one per minute gone by
+    assert lines[0].startswith("  epoch 2/5 [##.")
+    assert "10/100  loss 0.5000" in lines[0] and "11/100" in lines[1]

@@ -70,7 +70,7 @@ def test_corrupt_checkpoint(tmp_path):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"optimizer": "sgd"}, r"optimizer: got 'sgd', wanted one of rmsprop, adam, adamw"),
+        ({"optimizer": "lbfgs"}, r"optimizer: got 'lbfgs', wanted one of sgd, rmsprop, adam"),
         ({"lr": -1.0}, r"lr: got -1.0, wanted a finite number > 0"),
         ({"epochs": 0}, r"epochs: got 0, wanted an int >= 1"),
         ({"plateau_epochs": 0}, r"plateau_epochs: got 0, wanted an int >= 1"),
@@ -192,6 +192,69 @@ def test_max_minutes_stops_the_epoch_under_way_then_evaluates_and_saves(tmp_path
     assert "partial" not in progress.history[1]
 
 
+def test_max_minutes_is_the_whole_runs_budget_across_resumes(tmp_path):
+    log = io.StringIO()
+    config = TrainConfig(epochs=2, batch_size=2, lr=3e-3)
+    Trainer(make_model(), MusicTask(jsb_slice()), config, tmp_path, log=log).fit()
+    history = read_checkpoint(tmp_path / "last")[1]["progress"]["history"]
+    used = sum(line["wall"] for line in history)
+    assert all(line["wall"] >= line["seconds"] > 0 for line in history)
+    # a budget the two epochs already spent: a resume trains no further
+    config = TrainConfig(epochs=4, batch_size=2, lr=3e-3, max_minutes=0.9 * used / 60)
+    progress = Trainer(make_model(), MusicTask(jsb_slice()), config, tmp_path, log=log).fit(
+        resume=True
+    )
+    assert progress.epoch == 2 and progress.out_of_time
+    assert "already used by its 2 epochs" in log.getvalue()
+    # a budget with room left goes on
+    config = TrainConfig(epochs=3, batch_size=2, lr=3e-3, max_minutes=used / 60 + 10)
+    progress = Trainer(make_model(), MusicTask(jsb_slice()), config, tmp_path, log=log).fit(
+        resume=True
+    )
+    assert progress.epoch == 3 and not progress.out_of_time
+
+
 def test_max_minutes_must_be_a_finite_number_at_least_0():
     with pytest.raises(ValueError, match="max_minutes: got -1.0, wanted a finite number >= 0"):
         TrainConfig(max_minutes=-1.0)
+
+
+@pytest.mark.parametrize(
+    "schedule, done, factor",
+    [("none", 0.7, 1.0), ("linear", 0.25, 0.75), ("cosine", 0.5, 0.5), ("cosine", 1.0, 0.0)],
+)
+def test_learning_rate_schedules(schedule, done, factor):
+    from grukit.train.trainer import learning_rate
+
+    config = TrainConfig(lr=0.2, lr_schedule=schedule)
+    assert learning_rate(config, done, 0) == pytest.approx(0.2 * factor, abs=1e-12)
+    assert learning_rate(TrainConfig(lr=0.2), done, 2) == pytest.approx(0.05)  # plateau
+
+
+def test_linear_decay_is_set_each_batch_over_the_epochs(tmp_path):
+    seen = []
+    config = TrainConfig(epochs=2, batch_size=2, lr=0.1, optimizer="sgd", lr_schedule="linear")
+    trainer = Trainer(make_model(), MusicTask(jsb_slice()), config, tmp_path, log=io.StringIO())
+    step = trainer.optimizer.step
+
+    def recording_step(*args, **kwargs):
+        seen.append(trainer.optimizer.param_groups[0]["lr"])
+        return step(*args, **kwargs)
+
+    trainer.optimizer.step = recording_step
+    trainer.fit()
+    assert isinstance(trainer.optimizer, torch.optim.SGD)
+    per_epoch = len(seen) // 2  # six batches an epoch
+    wanted = [0.1 * (1 - k / (2 * per_epoch)) for k in range(2 * per_epoch)]
+    assert seen == pytest.approx(wanted)
+
+
+def test_a_decay_follows_the_max_minutes_budget_when_it_ends_the_run_first(tmp_path):
+    import time
+
+    config = TrainConfig(epochs=100, lr=0.1, lr_schedule="linear", max_minutes=1.0)
+    trainer = Trainer(make_model(), MusicTask(jsb_slice()), config, tmp_path, log=io.StringIO())
+    trainer.deadline = time.monotonic() + 15  # a quarter of the minute left
+    assert trainer._set_learning_rate(epoch=1, through_epoch=0.0) == pytest.approx(0.025, abs=1e-3)
+    trainer.deadline = time.monotonic() + 60  # all of it left: the epochs say 1 % done
+    assert trainer._set_learning_rate(epoch=1, through_epoch=0.0) == pytest.approx(0.099, abs=1e-4)

@@ -123,7 +123,9 @@ def summary(result: dict) -> str:
     line per baseline."""
     metric = result["metric"]
     scores = ", ".join(
-        f"{split} {result[f'{split}_{metric}']:.4g}" for split in ("train", "valid", "test")
+        f"{split} {result[f'{split}_{metric}']:.4g}"
+        for split in ("train", "valid", "test")
+        if f"{split}_{metric}" in result  # (the lm task leaves the train split out)
     )
     extra = [
         f"{key} {value:.4g}"

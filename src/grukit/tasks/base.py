@@ -83,6 +83,8 @@ class Task:
     head: ClassVar[str] = "pooled"
     causal: ClassVar[bool] = True  # step heads: outputs may depend only on steps so far
     plot_log_scale: ClassVar[bool] = False
+    # The splits a finished run scores its best checkpoint on (result.json).
+    result_splits: ClassVar[tuple[str, ...]] = SPLITS
     vocabulary_size: int | None = None  # token-id inputs: the embedding's rows
     title: str
     input_size: int

@@ -192,7 +192,7 @@ def run_training(run: RunConfig, *, resume: bool = False, log=None) -> dict:
         "best_epoch": progress.best_epoch,
         "metric": task.metric,
     }
-    for split in SPLITS:
+    for split in task.result_splits:
         result.update(
             {f"{split}_{name}": value for name, value in score(model, task, split).items()}
         )

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from grukit.config import option, require_at_least
 
-OPTIMIZERS = ("rmsprop", "adam", "adamw")
-SCHEDULES = ("none", "plateau", "cosine")
+OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
+SCHEDULES = ("none", "plateau", "cosine", "linear")
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -18,14 +18,20 @@ class TrainConfig:
 
     epochs: int = option(50, "passes over the training split at most")
     batch_size: int = option(8, "sequences per batch")
-    optimizer: str = option("adam", "rmsprop (Chung et al. 2014), adam or adamw")
+    optimizer: str = option(
+        "adam", "sgd (plain, as Zaremba et al. 2014), rmsprop (Chung et al. 2014), adam or adamw"
+    )
     lr: float = option(1e-3, "learning rate")
     weight_decay: float = option(
         0.0, "L2 penalty on weight matrices only, not biases or gains (decoupled for adamw)"
     )
     clip_norm: float = option(1.0, "clip the gradient's global norm to this; 0 = no clipping")
     weight_noise: float = option(0.0, "std of Gaussian noise added to the weights each batch")
-    lr_schedule: str = option("plateau", "none, plateau (halve after flat epochs) or cosine")
+    lr_schedule: str = option(
+        "plateau",
+        "none, plateau (halve after flat epochs), or cosine or linear decay to 0 over the "
+        "run: over its epochs, or over --max-minutes when that ends it first (set each batch)",
+    )
     plateau_epochs: int = option(
         3, "plateau: halve the rate after this many epochs without a new best"
     )
@@ -48,8 +54,9 @@ class TrainConfig:
     )
     max_minutes: float = option(
         0.0,
-        "stop after this much wall time in this run (0 = no limit): the epoch under way ends "
-        "after its current batch, and is evaluated and saved like any other",
+        "the run's budget of wall time (0 = no limit), counting the epochs (with their "
+        "validation) of the sessions a --resume continues: the epoch under way when it runs "
+        "out ends after its current batch, and is evaluated and saved like any other",
     )
     init_from: str = option(
         "",

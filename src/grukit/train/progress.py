@@ -4,8 +4,9 @@ On a terminal the line is redrawn in place (``\\r``) at most ``refresh`` seconds
 
       epoch 3/200 [##########..........] 45/90  loss 4.2813  38.1 batch/s  eta 0:01
 
-Anywhere else (a log file, a pipe, CI) nothing is drawn: the trainer's one line per epoch
-is the record there.
+Anywhere else (a log file, a pipe, CI) the same line is written as a line of its own at
+most ``log_every`` seconds apart (default 60), so that an epoch of many minutes shows it is
+moving; epochs shorter than that write nothing beside the trainer's line per epoch.
 """
 
 from __future__ import annotations
@@ -28,16 +29,25 @@ class EpochProgress:
     ``close()`` at the end (clears the line so the epoch summary prints clean)."""
 
     def __init__(
-        self, stream, epoch: int, epochs: int, total: int, *, refresh: float = 0.1
+        self,
+        stream,
+        epoch: int,
+        epochs: int,
+        total: int,
+        *,
+        refresh: float = 0.1,
+        log_every: float = 60.0,
     ) -> None:
         self.stream = stream
         self.shown = getattr(stream, "isatty", lambda: False)()
+        self.log_every = log_every
         self.prefix = f"  epoch {epoch}/{epochs}"
         self.total = total
         self.refresh = refresh
         self.started = time.perf_counter()
         self.drawn_at = -float("inf")
-        self.width = 0
+        self.width = 0  # of the line drawn on a terminal
+        self.logged = 0  # lines written elsewhere
 
     def line(self, done: int, loss: float, elapsed: float) -> str:
         filled = BAR_WIDTH * done // max(self.total, 1)
@@ -50,9 +60,12 @@ class EpochProgress:
         )
 
     def update(self, done: int, loss: float) -> None:
-        if not self.shown:
-            return
         now = time.perf_counter()
+        if not self.shown:
+            if now - self.started >= self.log_every * (1 + self.logged) and done < self.total:
+                self.logged += 1
+                print(self.line(done, loss, now - self.started), file=self.stream, flush=True)
+            return
         if now - self.drawn_at < self.refresh and done < self.total:
             return
         self.drawn_at = now

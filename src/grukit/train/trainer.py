@@ -94,15 +94,21 @@ def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimiz
     groups = parameter_groups(model, config.weight_decay)
     if config.optimizer == "rmsprop":
         return torch.optim.RMSprop(groups, lr=config.lr)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr)
     if config.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=config.lr)
     return torch.optim.Adam(groups, lr=config.lr)
 
 
-def learning_rate(config: TrainConfig, epoch: int, plateau_halvings: int) -> float:
-    """The learning rate of an epoch: constant, halved per plateau, or cosine to 0."""
+def learning_rate(config: TrainConfig, done: float, plateau_halvings: int) -> float:
+    """The learning rate ``done`` (the fraction of the run behind, in [0, 1]) into a run:
+    constant; halved per plateau; cosine ``lr (1 + cos(pi done)) / 2`` or linear
+    ``lr (1 - done)`` to 0."""
     if config.lr_schedule == "cosine":
-        return config.lr * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs))
+        return config.lr * 0.5 * (1 + math.cos(math.pi * done))
+    if config.lr_schedule == "linear":
+        return config.lr * (1 - done)
     if config.lr_schedule == "plateau":
         return config.lr * 0.5**plateau_halvings
     return config.lr
@@ -199,6 +205,7 @@ class Trainer:
         self.threads = torch.get_num_threads()
         self.deadline: float | None = None  # time.monotonic() at --max-minutes, set by fit
         self.partial_epoch = False  # the last epoch stopped at the deadline
+        self.halvings = 0  # the plateau schedule's, of the epoch under way
 
     def evaluate(self, split: str) -> float:
         """Mean loss per element over a split."""
@@ -222,6 +229,8 @@ class Trainer:
             if index and self._out_of_time():  # (at least one batch: a loss to report)
                 self.partial_epoch = True
                 break
+            if index and config.lr_schedule in ("cosine", "linear"):
+                self._set_learning_rate(epoch, index / len(batches))
             noise = self._add_weight_noise() if config.weight_noise else None
             with self._autocast():
                 batch_total, batch_count = self.task.loss(self.model, batch)
@@ -237,6 +246,25 @@ class Trainer:
             progress.update(index + 1, total / count)
         progress.close()
         return total / count
+
+    def _set_learning_rate(self, epoch: int, through_epoch: float) -> float:
+        """Set (and return) the rate ``through_epoch`` (a fraction) into ``epoch``: the run
+        is as far done as the further of its epochs and its --max-minutes budget say."""
+        done = (epoch + through_epoch) / self.config.epochs
+        if self.deadline is not None:
+            left = (self.deadline - time.monotonic()) / (60 * self.config.max_minutes)
+            done = max(done, 1 - left)
+        lr = learning_rate(self.config, min(max(done, 0.0), 1.0), self.halvings)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def _time_left(self, epoch_wall: float, epoch: int) -> float:
+        """At most: the epochs still to run at this epoch's pace, or --max-minutes' rest."""
+        left = epoch_wall * (self.config.epochs - epoch - 1)
+        if self.deadline is not None:
+            left = min(left, max(0.0, self.deadline - time.monotonic()))
+        return left
 
     def _out_of_time(self) -> bool:
         """Whether this run has used up --max-minutes."""
@@ -316,15 +344,24 @@ class Trainer:
         # Keep the lines of the epochs the checkpoint holds, drop any written after it.
         metrics.write_text("".join(json.dumps(line) + "\n" for line in progress.history))
         config = self.config
-        self.deadline = time.monotonic() + 60 * config.max_minutes if config.max_minutes else None
-        progress.out_of_time = False
+        self.deadline = None
+        used = sum(line.get("wall", line["seconds"]) for line in progress.history)
+        if config.max_minutes:  # a budget for the whole run: a resumed run has used some
+            self.deadline = time.monotonic() + 60 * config.max_minutes - used
+        progress.out_of_time = bool(config.max_minutes) and used >= 60 * config.max_minutes
+        if progress.out_of_time and progress.epoch < config.epochs:
+            print(
+                f"{self.out_dir}: --max-minutes {config.max_minutes:g} already used by its "
+                f"{progress.epoch} epoch{'s' if progress.epoch != 1 else ''} "
+                f"({format_duration(used)}); give a larger budget to go on",
+                file=self.log,
+            )
         for epoch in range(progress.epoch, config.epochs):
             if self.stopped_early(progress) or progress.out_of_time:
                 break
             self.partial_epoch = False
-            lr = learning_rate(config, epoch, progress.halvings)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
+            self.halvings = progress.halvings
+            lr = self._set_learning_rate(epoch, 0.0)
             started = time.perf_counter()
             train = self._train_epoch(epoch)
             seconds = time.perf_counter() - started
@@ -343,6 +380,7 @@ class Trainer:
                 "valid": valid,
                 "lr": lr,
                 "seconds": seconds,
+                "wall": epoch_wall,  # with the validation pass: what --max-minutes counts
             }
             if self.partial_epoch:  # stopped at --max-minutes part of the way through
                 line["partial"] = True
@@ -373,8 +411,12 @@ class Trainer:
                 )
             print(
                 f"epoch {epoch + 1}/{config.epochs}  train {train:.4f}  valid {valid:.4f}  "
-                f"lr {lr:.2e}  {seconds:.1f} s  "
-                f"<= {format_duration(epoch_wall * (config.epochs - epoch - 1))} left"
+                f"lr {lr:.2e}  {seconds:.1f} s"
+                + (
+                    ""
+                    if progress.out_of_time
+                    else f"  <= {format_duration(self._time_left(epoch_wall, epoch))} left"
+                )
                 + ("  (best)" if improved else "")
                 + (
                     f"  (stopped: --max-minutes {config.max_minutes:g} reached"
