@@ -14,6 +14,8 @@ Kinds of checkpoint (``preprocessing["kind"]``):
 - ``text``: a text classifier (sentiment); input: strings;
 - ``series``: a forecaster; input: the recent raw values of the series (at least window +
   anchor of them), output: the next ``horizon`` values.
+- ``lm``: a language model (its vocabulary and unit); it samples text instead, through
+  ``grukit.generation`` (``grukit generate``).
 """
 
 from __future__ import annotations
@@ -60,6 +62,11 @@ class Predictor:
             return self.classify_texts(inputs)
         if self.kind == "series":
             return self.forecast(inputs)
+        if self.config.get("task") == "lm":
+            raise ValueError(
+                "predict: this checkpoint is a language model; grukit generate (or "
+                "grukit.generation.load_generator) samples text from it"
+            )
         raise ValueError(
             f"predict: this checkpoint's task ({self.config.get('task')}) offers no prediction "
             "on new data; grukit eval scores it on its own splits"

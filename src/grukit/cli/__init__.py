@@ -1,6 +1,7 @@
 """``grukit <command>``: one module per sub-command, each with ``add_arguments`` and
 ``run``; they parse options and print, the work is done by ``grukit.tasks.runner``,
-``grukit.experiments``, ``grukit.inference`` and ``grukit.analysis``."""
+``grukit.experiments``, ``grukit.inference``, ``grukit.generation`` and
+``grukit.analysis``."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import argparse
 import os
 import sys
 
-from grukit.cli import analyze, build, env, evaluate, predict, reproduce, train
+from grukit.cli import analyze, build, env, evaluate, generate, predict, reproduce, train
 from grukit.extras import MissingExtra
 
 COMMANDS = {
     "train": train,
     "eval": evaluate,
     "predict": predict,
+    "generate": generate,
     "reproduce": reproduce,
     "analyze": analyze,
     "env": env,
