@@ -27,9 +27,8 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
-import time
-from collections.abc import Callable
+import sys
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -38,6 +37,9 @@ import grukit
 from grukit.generation import TextGenerator
 from grukit.models import StepReadout
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or by runpy
+from cpu import interleaved_medians  # noqa: E402  (the timing loop of every benchmark)
+
 # (name, vocabulary, hidden, layers)
 CONFIGS = [
     ("word, PTB small", 10000, 200, 2),
@@ -45,21 +47,6 @@ CONFIGS = [
     ("char, PTB", 50, 512, 2),
 ]
 SMOKE_CONFIGS = [("word, tiny", 100, 16, 2), ("char, tiny", 20, 8, 1)]
-
-
-def interleaved_medians(
-    candidates: dict[str, Callable[[], object]], repeats: int
-) -> dict[str, float]:
-    """Median seconds of each candidate, timed in turns after one warm-up call each."""
-    for run in candidates.values():
-        run()
-    times: dict[str, list[float]] = {name: [] for name in candidates}
-    for _ in range(repeats):
-        for name, run in candidates.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def language_model(vocabulary: int, hidden: int, layers: int) -> StepReadout:
