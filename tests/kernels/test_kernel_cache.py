@@ -95,3 +95,32 @@ def test_a_cache_folder_others_can_write_is_refused(tmp_path):
     assert f"the kernel cache folder {shared} is writable by other users" in lines[1]
     assert lines[2].startswith("refused:") and "chmod go-w" in lines[2]
     assert list(shared.iterdir()) == []  # nothing built, nothing loaded
+
+
+def test_constant_under_compile_marks_a_function_as_torch_compiler_does():
+    """Our decorator stands in for torch.compiler.assume_constant_result (which imports
+    torch._dynamo): it must leave the same marks on the function."""
+    import torch
+
+    from grukit.kernels.cpu.build import constant_under_compile
+
+    def ours():
+        return 1
+
+    def torchs():
+        return 1
+
+    assert constant_under_compile(ours) is ours
+    torch.compiler.assume_constant_result(torchs)
+    assert vars(ours) == vars(torchs) == {"_dynamo_marked_constant": True}
+
+
+def test_importing_grukit_does_not_import_torch_dynamo():
+    """torch._dynamo costs as long to import as torch itself; generation and prediction
+    start without it."""
+    code = (
+        "import sys, grukit, grukit.generation, grukit.cli; print('torch._dynamo' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
+from grukit.kernels.cpu.build import constant_under_compile
 from grukit.kernels.reference import REFERENCE_KERNELS, Kernels
 
 BACKENDS = ("auto", "reference", "fused")
@@ -69,7 +70,7 @@ def autocast_bf16(device: torch.device) -> bool:
 
 # Under torch.compile the answer is a constant of the graph (the extension's load and its
 # self-check are not traceable), as for the fused backend's availability.
-@torch.compiler.assume_constant_result
+@constant_under_compile
 def bf16_support() -> tuple[bool, str]:
     """Whether the fused kernels run bfloat16 GEMMs on this CPU, and why not."""
     from grukit.kernels.cpu.build import availability, load_extension

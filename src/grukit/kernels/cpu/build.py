@@ -231,11 +231,21 @@ def _reason(error: Exception) -> str:
     return lines[-1] if lines else type(error).__name__
 
 
+def constant_under_compile(function):
+    """``torch.compiler.assume_constant_result`` (under torch.compile the function's answer
+    is a constant of the graph, not something to trace) without its import of
+    ``torch._dynamo``, which takes 1.4 s, as long as torch itself: a module-level decorator
+    would make every ``import grukit`` pay for it, ``grukit generate`` included. It sets
+    the marker torch's decorator sets (tests/kernels check they stay the same)."""
+    function._dynamo_marked_constant = True
+    return function
+
+
 _availability: tuple[bool, str] | None = None
 
 
 # Under torch.compile the answer is a constant of the graph, not something to trace.
-@torch.compiler.assume_constant_result
+@constant_under_compile
 def availability() -> tuple[bool, str]:
     """(available, reason): whether the fused backend can run here, and why not."""
     global _availability
