@@ -5,11 +5,14 @@ folder, true/false options are flags, and a task's --help offers only what it re
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 import grukit
 from grukit.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
 
 ADDING = ["--task", "adding", "--seq-len", "8", "--train-size", "64", "--test-size", "32"]
 NON_DEFAULT = ["--hidden", "6", "--optimizer", "rmsprop", "--lr", "0.003", "--batch-size", "16"]
@@ -69,6 +72,25 @@ def test_the_shipped_example_config_is_valid():
 
     run = configure(config="examples/vowels.toml")
     assert run.task == "vowels" and run.model.model == "ligru"
+
+
+@pytest.mark.parametrize(
+    "path", sorted(str(path) for path in (ROOT / "examples").rglob("*.toml")), ids=lambda p: p[-40:]
+)
+def test_every_shipped_config_names_known_options_with_valid_values(path):
+    """The README's `grukit train --config examples/...` commands: a typo in a key or a
+    value out of range would only surface when a user starts a 2-hour run."""
+    import tomllib
+
+    from grukit.tasks.runner import configure
+
+    run = configure(config=path)
+    written = tomllib.loads(Path(path).read_text())
+    assert run.task == written["task"]
+    for section, options in written.items():
+        if isinstance(options, dict):
+            for name, value in options.items():
+                assert getattr(getattr(run, section), name) == value, (section, name)
 
 
 def test_python_api_trains_like_the_command_line(tmp_path):
