@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from grukit.kernels.cpu.build import constant_under_compile
+from grukit.kernels.cpu.build import availability, constant_under_compile, load_extension
 from grukit.kernels.reference import REFERENCE_KERNELS, Kernels
 
 BACKENDS = ("auto", "reference", "fused")
@@ -73,8 +73,6 @@ def autocast_bf16(device: torch.device) -> bool:
 @constant_under_compile
 def bf16_support() -> tuple[bool, str]:
     """Whether the fused kernels run bfloat16 GEMMs on this CPU, and why not."""
-    from grukit.kernels.cpu.build import availability, load_extension
-
     available, reason = availability()
     if not available:
         return False, reason
@@ -140,8 +138,6 @@ def choose_backend(
             REFERENCE_KERNELS,
             f"auto: the fused kernels run on CPU, not {device}",
         )
-    from grukit.kernels.cpu.build import availability
-
     available, reason = availability()
     if available:
         from grukit.kernels.cpu.fused import FUSED_KERNELS
