@@ -48,6 +48,34 @@ def test_a_lock_left_by_a_killed_build_is_cleared(cache_copy):
     assert not (cache_copy / "lock").exists()
 
 
+def test_a_verified_build_is_imported_without_running_the_build_tools(cache_copy):
+    """The folder's key says the library is current: it is imported as it is (no
+    setuptools, no ninja), and left untouched."""
+    library = cache_copy / f"{EXTENSION_NAME}.so"
+    stamp = library.stat().st_mtime_ns
+    code = LOAD + "; import sys; print('torch.utils.cpp_extension' in sys.modules)"
+    env = dict(os.environ, GRUKIT_CACHE_DIR=str(cache_copy.parent))
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    loaded, build_tools_imported = result.stdout.splitlines()
+    assert "built-in method forward" in loaded
+    assert build_tools_imported == "False"
+    assert result.stderr == ""  # no "compiling" line
+    assert library.stat().st_mtime_ns == stamp
+
+
+def test_the_build_folder_changes_with_the_compiler_flags(monkeypatch):
+    """Flags are part of the key: a verified library is only imported unbuilt because a
+    change to anything it was built from names a different folder."""
+    from grukit.kernels.cpu import build
+
+    before = build.build_directory()
+    monkeypatch.setattr(build, "COMPILE_FLAGS", (*build.COMPILE_FLAGS, "-g"))
+    assert build.build_directory() != before
+
+
 @pytest.mark.parametrize("damage", ["truncated", "replaced", "unrecorded"])
 def test_a_library_that_is_not_the_one_built_is_rebuilt_not_loaded(cache_copy, damage):
     library = cache_copy / f"{EXTENSION_NAME}.so"

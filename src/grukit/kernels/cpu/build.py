@@ -21,6 +21,7 @@ import contextlib
 import fcntl
 import functools
 import hashlib
+import importlib.util
 import logging
 import os
 import platform
@@ -36,6 +37,10 @@ import torch
 
 SOURCES = ("recurrence.cpp", "math.h", "buffers.h", "bf16.h", "team.h")
 EXTENSION_NAME = "grukit_cpu"
+# -fopenmp: at::parallel_for is an inline OpenMP loop; without the flag it compiles to a
+# serial one in this extension.
+COMPILE_FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fopenmp")
+LINK_FLAGS = ("-fopenmp",)
 
 
 def cache_root() -> Path:
@@ -54,13 +59,16 @@ def cpu_flags() -> str:
 
 
 def build_directory() -> Path:
-    """Where this machine's build of the current sources lives."""
+    """Where this machine's build of the current sources lives. Its name is a digest of
+    everything the build depends on (sources, flags, torch and Python versions, CPU
+    features), so a verified library found there is current and is imported as it is."""
     digest = hashlib.sha256()
     here = Path(__file__).parent
     for name in SOURCES:
         digest.update((here / name).read_bytes())
     digest.update(
-        f"{torch.__version__}|{sys.version_info[:2]}|{platform.machine()}|{cpu_flags()}".encode()
+        f"{torch.__version__}|{sys.version_info[:2]}|{platform.machine()}|{cpu_flags()}|"
+        f"{COMPILE_FLAGS}|{LINK_FLAGS}".encode()
     )
     return cache_root() / f"{EXTENSION_NAME}-{digest.hexdigest()[:16]}"
 
@@ -99,16 +107,6 @@ def library_is_verified(library: Path) -> bool:
         return record.read_text().strip() == library_digest(library)
     except OSError:
         return False
-
-
-def _file_stamp(path: Path) -> tuple[int, int] | None:
-    """(mtime in ns, size) of a file, None when it is missing: tells whether a build
-    rewrote the library without hashing it again."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        return None
-    return info.st_mtime_ns, info.st_size
 
 
 def record_library(library: Path) -> None:
@@ -153,11 +151,16 @@ def load_extension(verbose: bool = False) -> ModuleType:
 
 
 def _build_and_import(directory: Path, verbose: bool) -> ModuleType:
-    from torch.utils import cpp_extension
-
     library = directory / f"{EXTENSION_NAME}.so"
-    before = _file_stamp(library)
-    if before is not None and not library_is_verified(library):
+    if library.exists():
+        if library_is_verified(library):
+            # Current by the directory's key and verified: import it as it is. Going through
+            # cpp_extension.load would import setuptools and run ninja to find nothing to
+            # do, a quarter of a second `grukit generate` would wait before its first token.
+            try:
+                return _import_library(library)
+            except ImportError as error:
+                raise BuildError(f"the fused CPU extension did not load: {error}") from error
         print(
             f"grukit: {library} is not the library recorded when it was built (its SHA-256 "
             f"differs or was never recorded: truncated, replaced or from an older grukit); "
@@ -166,42 +169,46 @@ def _build_and_import(directory: Path, verbose: bool) -> ModuleType:
             flush=True,
         )
         library.unlink()
-        before = None
+    from torch.utils import cpp_extension
+
     _put_ninja_on_path()
     # torch warns at length about an unexpected compiler; the error below says what matters.
     logger = logging.getLogger("torch.utils.cpp_extension")
     level = logger.level
     logger.setLevel(logging.ERROR)
-    first_build = not library.exists()
-    if first_build:  # half a minute of silence would look like a hang
-        print(
-            f"grukit: compiling the fused CPU kernels for this machine, once (about 35 s; "
-            f"cached in {directory}) ...",
-            file=sys.stderr,
-            flush=True,
-        )
+    # Half a minute of silence would look like a hang.
+    print(
+        f"grukit: compiling the fused CPU kernels for this machine, once (about 35 s; "
+        f"cached in {directory}) ...",
+        file=sys.stderr,
+        flush=True,
+    )
     started = time.perf_counter()
     try:
         extension = cpp_extension.load(
             name=EXTENSION_NAME,
             sources=[str(Path(__file__).parent / "recurrence.cpp")],
-            # -fopenmp: at::parallel_for is an inline OpenMP loop; without the flag it
-            # compiles to a serial one in this extension.
-            extra_cflags=["-O3", "-march=native", "-fno-math-errno", "-fopenmp"],
-            extra_ldflags=["-fopenmp"],
+            extra_cflags=list(COMPILE_FLAGS),
+            extra_ldflags=list(LINK_FLAGS),
             build_directory=str(directory),
             verbose=verbose,
         )
-        if _file_stamp(library) != before:  # built or relinked just now (checked before)
-            record_library(library)
-        if first_build:
-            seconds = time.perf_counter() - started
-            print(f"grukit: kernels built in {seconds:.0f} s", file=sys.stderr, flush=True)
+        record_library(library)
+        seconds = time.perf_counter() - started
+        print(f"grukit: kernels built in {seconds:.0f} s", file=sys.stderr, flush=True)
         return extension
     except Exception as error:  # compiler, ninja or linker missing or failing
         raise BuildError(f"the fused CPU extension could not be built: {_reason(error)}") from error
     finally:
         logger.setLevel(level)
+
+
+def _import_library(library: Path) -> ModuleType:
+    """Import the built extension module from its shared library."""
+    spec = importlib.util.spec_from_file_location(EXTENSION_NAME, library)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _put_ninja_on_path() -> None:
