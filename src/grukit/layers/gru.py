@@ -27,9 +27,8 @@ from grukit.layers.checks import (
     check_size,
     check_tensor,
 )
+from grukit.layers.dropout import check_dropout_mode, sequence_dropout
 from grukit.layers.stream import Stream
-
-DROPOUT_MODES = ("step", "locked")
 
 
 class GRU(nn.Module):
@@ -139,11 +138,7 @@ class GRU(nn.Module):
         self.backend = check_backend(backend)
         self.precision = check_precision(precision)
         self.input_dropout = check_dropout(input_dropout, "input_dropout")
-        if dropout_mode not in DROPOUT_MODES:
-            raise ValueError(
-                f"dropout_mode: got {dropout_mode!r}, wanted one of {', '.join(DROPOUT_MODES)}"
-            )
-        self.dropout_mode = dropout_mode
+        self.dropout_mode = check_dropout_mode(dropout_mode)
         self.recurrent_dropout = check_probability("recurrent_dropout", recurrent_dropout)
         self.zoneout = check_probability("zoneout", zoneout)
         self.weight_dropout = check_probability("weight_dropout", weight_dropout)
@@ -431,14 +426,9 @@ class GRU(nn.Module):
         }
 
     def _dropout(self, x: Tensor, p: float) -> Tensor:
-        """Dropout on a layer's input x (T, B, F): a mask per step, or one per sequence
-        (``dropout_mode="locked"``), scaled by 1/(1-p)."""
-        if self.dropout_mode == "step":
-            return nn.functional.dropout(x, p, training=True)
-        if p == 1:
-            return x * 0
-        mask = x.new_empty(1, *x.shape[1:]).bernoulli_(1 - p) / (1 - p)
-        return x * mask
+        """Dropout on a layer's input x (T, B, F) in ``dropout_mode`` (a mask per step, or
+        one per sequence), scaled by 1/(1-p)."""
+        return sequence_dropout(x, p, self.dropout_mode)
 
     def _regularised(self, params: Params, steps_batch: tuple[int, int]) -> Params:
         """One layer and direction's params with this forward pass's masks (see the class

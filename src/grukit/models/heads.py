@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from grukit.layers import GRU
+from grukit.layers.dropout import SequenceDropout
 from grukit.masks import valid_steps
 
 POOLINGS = ("last", "mean")
@@ -74,7 +75,8 @@ class SequenceModel(nn.Module):
     (T, B) -> (T, B, I); None = the inputs are features), ``recurrent`` (time-major; a
     grukit GRU, torch.nn.LSTM or torch.nn.RNN), dropout on the read-out's input (identity
     in eval mode; the one regulariser a single layer has on its non-recurrent connections,
-    Zaremba et al. 2014), and the read-out ``W dropout(h) + b``, which sees both
+    Zaremba et al. 2014; ``dropout_mode`` "step" or "locked", see
+    ``grukit.layers.dropout``), and the read-out ``W dropout(h) + b``, which sees both
     directions' states (D H features) of a bidirectional layer."""
 
     def __init__(
@@ -83,13 +85,15 @@ class SequenceModel(nn.Module):
         outputs: int,
         dropout: float = 0.0,
         embedding: nn.Module | None = None,
+        *,
+        dropout_mode: str = "step",
     ) -> None:
         super().__init__()
         if getattr(recurrent, "batch_first", False):
             raise ValueError("recurrent: wanted a time-major layer (batch_first=False)")
         self.embedding = embedding if embedding is not None else nn.Identity()
         self.recurrent = recurrent
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = SequenceDropout(dropout, dropout_mode)
         self.readout = nn.Linear(directions(recurrent) * recurrent.hidden_size, outputs)
         self._stream = None  # (key, grukit.Stream) of step(), rebuilt when weights change
 
@@ -150,6 +154,7 @@ class StepReadout(SequenceModel):
         embedding: nn.Module | None = None,
         *,
         causal: bool = True,
+        dropout_mode: str = "step",
     ) -> None:
         if causal and directions(recurrent) == 2:
             raise ValueError(
@@ -157,7 +162,7 @@ class StepReadout(SequenceModel):
                 "read forwards only (a backward pass would see the steps it is asked to "
                 "predict)"
             )
-        super().__init__(recurrent, outputs, dropout, embedding)
+        super().__init__(recurrent, outputs, dropout, embedding, dropout_mode=dropout_mode)
 
     def forward(
         self, inputs: Tensor, lengths: Tensor | None = None, state: State | None = None
