@@ -75,6 +75,50 @@ def test_word_dropout_drops_whole_rows_and_scales_the_rest():
         DataConfig(word_dropout=1.0)
 
 
+def test_locked_dropout_reaches_the_embedding_and_the_readout():
+    """--dropout-mode locked: every dropout mask of the model, the embedding's and the
+    read-out's too, is one per stream, so a window loses the same units at every step."""
+    config = ModelConfig(hidden=8, layers=2, dropout=0.5, dropout_mode="locked")
+    model = tiny_task().build_model(config).train()
+    assert model.recurrent.dropout_mode == "locked"
+    ids = torch.zeros(20, 3, dtype=torch.long)  # the same word at every step
+    torch.manual_seed(0)
+    embedded = model.embedding(ids)
+    assert torch.equal(embedded, embedded[:1].expand_as(embedded)) and (embedded == 0).any()
+    dropped = model.dropout(torch.ones(20, 3, 8))
+    assert torch.equal(dropped, dropped[:1].expand_as(dropped))
+    assert set(dropped.unique().tolist()) == {0.0, 2.0}  # dropped, or kept and scaled
+    per_step = tiny_task().build_model(ModelConfig(hidden=8, dropout=0.5)).train()
+    embedded = per_step.embedding(ids)
+    assert not torch.equal(embedded, embedded[:1].expand_as(embedded))
+
+
+def test_activation_penalties_join_the_training_loss_only():
+    task = tiny_task(bptt=7, activation_penalty=2.0, temporal_penalty=1.0)
+    torch.manual_seed(0)
+    model = task.build_model(ModelConfig(hidden=8))  # no dropout: dropout(h) is h
+    inputs, targets, lengths = next(task.batches("train", 4, shuffle=False, seed=0, bucket=False))
+    with torch.no_grad():
+        hidden, _ = model.encode(inputs)
+        logits = model.readout(hidden)
+    cross_entropy = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, 12), targets.reshape(-1), reduction="sum"
+    )
+    penalty = 2.0 * hidden.pow(2).mean() + (hidden[1:] - hidden[:-1]).pow(2).mean()
+    totals = {}
+    for mode in ("train", "eval"):
+        task._state = None
+        getattr(model, mode)()
+        total, count = task.loss(model, (inputs, targets, lengths))
+        totals[mode] = float(total)
+    assert count == 7 * 4
+    assert totals["eval"] == pytest.approx(float(cross_entropy), rel=1e-6)
+    assert totals["train"] == pytest.approx(float(cross_entropy + count * penalty), rel=1e-6)
+    assert float(penalty) > 1e-3  # the two differ by a measurable amount
+    with pytest.raises(ValueError, match=r"temporal_penalty: got -1.0, wanted a number >= 0"):
+        DataConfig(temporal_penalty=-1.0)
+
+
 def test_jittered_windows_cover_the_stream_and_follow_the_seed():
     lengths = window_lengths(1000, 35, True, seed=3)
     assert sum(lengths) == 1000 and min(lengths[:-1]) >= 5 and len(set(lengths)) > 5

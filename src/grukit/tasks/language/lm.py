@@ -24,8 +24,12 @@ connection, the embedded input included (the embedding's output, between the lay
 before the read-out). ``--word-dropout`` (Gal & Ghahramani 2016, AWD-LSTM's "dropoute")
 drops whole rows of the embedding matrix, one mask per batch, so every occurrence of a
 dropped word in the batch reads zeros; kept rows are scaled by 1/(1 - p). The recurrent
-layer's own regularisers (``--recurrent-dropout``, ``--zoneout``, ``--weight-dropout``,
-``--dropout-mode locked``) apply as for any task.
+layer's own regularisers (``--recurrent-dropout``, ``--zoneout``, ``--weight-dropout``)
+apply as for any task, and ``--dropout-mode locked`` makes every ``--dropout`` mask, the
+embedding's and the read-out's too, one per stream and window (AWD-LSTM's LockedDropout).
+``--activation-penalty`` and ``--temporal-penalty`` add AWD-LSTM's AR and TAR to the
+training loss (``activation_penalties``); the epoch's train loss includes them, valid and
+test are the cross-entropy alone.
 
 Initialisation: the embedding (and so a tied read-out) uniform in [-0.1, 0.1] and the
 read-out's bias 0, as Zaremba et al. and AWD-LSTM do; torch's N(0, 1) embedding tied to
@@ -48,6 +52,7 @@ from torch import Tensor, nn
 
 from grukit.config import option, require_at_least
 from grukit.data.corpora import CORPORA, Corpus, load_corpus
+from grukit.layers.dropout import SequenceDropout
 from grukit.tasks.base import Task, model_device, to_device
 
 Batch = tuple[Tensor, Tensor, Tensor]  # ids (T, B), next ids (T, B), lengths (B,) = T
@@ -70,6 +75,12 @@ class DataConfig:
     word_dropout: float = option(
         0.0, "chance a word's whole embedding row is dropped for a batch (AWD-LSTM: 0.1)"
     )
+    activation_penalty: float = option(
+        0.0, "alpha: training loss + alpha mean(dropout(h)^2), last layer (AWD-LSTM: 2)"
+    )
+    temporal_penalty: float = option(
+        0.0, "beta: training loss + beta mean((h_t - h_t-1)^2), last layer (AWD-LSTM: 1)"
+    )
     limit: int = option(0, "only the first N tokens of each split (0 = all), for quick checks")
 
     def __post_init__(self) -> None:
@@ -79,6 +90,10 @@ class DataConfig:
         require_at_least(self, 0, "embedding", "limit")
         if not 0 <= self.word_dropout < 1:
             raise ValueError(f"word_dropout: got {self.word_dropout}, wanted a number in [0, 1)")
+        for name in ("activation_penalty", "temporal_penalty"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name}: got {value}, wanted a number >= 0")
 
     @property
     def title(self) -> str:
@@ -157,8 +172,13 @@ class LanguageModelTask(Task):
                 f"({config.hidden}) differ; give --embedding {config.hidden} or --no-tie"
             )
         self.input_size = size
-        embedding = WordEmbedding(self.outputs, size, config.dropout, self.config.word_dropout)
-        model = StepReadout(build_recurrent(config, size), self.outputs, config.dropout, embedding)
+        dropouts = dict(dropout=config.dropout, dropout_mode=config.dropout_mode)
+        embedding = WordEmbedding(
+            self.outputs, size, word_dropout=self.config.word_dropout, **dropouts
+        )
+        model = StepReadout(
+            build_recurrent(config, size), self.outputs, embedding=embedding, **dropouts
+        )
         nn.init.zeros_(model.readout.bias)
         if self.config.tie:
             model.readout.weight = embedding.weight
@@ -184,11 +204,30 @@ class LanguageModelTask(Task):
             start += length
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, int]:
-        """The window's summed loss, the state carried in from the window before."""
+        """The window's summed loss, the state carried in from the window before; in
+        training, plus the activation penalties (as a sum: count x the mean penalties)."""
         inputs, targets, lengths = to_device(batch, model_device(model))
-        outputs, state = model(inputs, None, self._state)
+        hidden, state = model.encode(inputs, None, self._state)
         self._state = detach(state)
-        return self.criterion(outputs, targets, lengths)
+        dropped = model.dropout(hidden)
+        total, count = self.criterion(model.readout(dropped), targets, lengths)
+        if model.training:
+            total = total + count * self.activation_penalties(hidden, dropped)
+        return total, count
+
+    def activation_penalties(self, hidden: Tensor, dropped: Tensor) -> Tensor | float:
+        """AWD-LSTM's activation regularisation (AR) and temporal activation
+        regularisation (TAR), Merity et al. 2017, on the last layer's outputs h (T, B, H):
+        ``alpha mean(dropout(h)^2) + beta mean((h_t - h_{t-1})^2)``, the temporal term on
+        the outputs before dropout. AR keeps the activations small, TAR keeps them from
+        jumping between steps."""
+        penalty = 0.0
+        if self.config.activation_penalty:
+            penalty = self.config.activation_penalty * dropped.float().pow(2).mean()
+        if self.config.temporal_penalty and hidden.shape[0] > 1:
+            change = (hidden[1:] - hidden[:-1]).float().pow(2).mean()
+            penalty = penalty + self.config.temporal_penalty * change
+        return penalty
 
     def criterion(self, outputs: Tensor, targets: Tensor, lengths: Tensor) -> tuple[Tensor, int]:
         total = nn.functional.cross_entropy(
@@ -212,14 +251,23 @@ class WordEmbedding(nn.Embedding):
     """Token ids (T, B) -> dropout(E_masked[ids]) (T, B, E).
 
     In training, row v of E is zeroed with probability ``word_dropout`` (one mask per
-    call, i.e. per batch) and kept rows are scaled by 1/(1 - word_dropout); then ordinary
-    dropout with ``dropout`` acts on the embedded vectors. In eval mode it is a plain
+    call, i.e. per batch) and kept rows are scaled by 1/(1 - word_dropout); then dropout
+    with ``dropout`` acts on the embedded vectors, a new mask per step or one per stream
+    (``dropout_mode``, see ``grukit.layers.dropout``). In eval mode it is a plain
     lookup. The weight is initialised uniform in [-0.1, 0.1] (see the module docstring)."""
 
-    def __init__(self, vocabulary: int, size: int, dropout: float, word_dropout: float) -> None:
+    def __init__(
+        self,
+        vocabulary: int,
+        size: int,
+        *,
+        dropout: float = 0.0,
+        word_dropout: float = 0.0,
+        dropout_mode: str = "step",
+    ) -> None:
         super().__init__(vocabulary, size)
         nn.init.uniform_(self.weight, -0.1, 0.1)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = SequenceDropout(dropout, dropout_mode)
         self.word_dropout = word_dropout
 
     def forward(self, ids: Tensor) -> Tensor:
