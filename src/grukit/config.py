@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import tomllib
 import types
 import typing
@@ -29,6 +30,15 @@ def require_at_least(options: Any, minimum: int, *names: str) -> None:
         value = getattr(options, name)
         if value < minimum:
             raise ValueError(f"{name}: got {value}, wanted an int >= {minimum}")
+
+
+def require_non_negative(options: Any, *names: str) -> None:
+    """ValueError naming the first of the float options ``names`` of ``options`` that is
+    negative, infinite or NaN."""
+    for name in names:
+        value = getattr(options, name)
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name}: got {value}, wanted a finite number >= 0")
 
 
 def parse_bool(text: str) -> bool:

@@ -62,18 +62,39 @@ def test_a_verified_build_is_imported_without_running_the_build_tools(cache_copy
     loaded, build_tools_imported = result.stdout.splitlines()
     assert "built-in method forward" in loaded
     assert build_tools_imported == "False"
-    assert result.stderr == ""  # no "compiling" line
+    assert "compiling" not in result.stderr
     assert library.stat().st_mtime_ns == stamp
 
 
-def test_the_build_folder_changes_with_the_compiler_flags(monkeypatch):
-    """Flags are part of the key: a verified library is only imported unbuilt because a
-    change to anything it was built from names a different folder."""
+def test_the_build_folder_changes_with_every_file_the_build_reads(tmp_path, monkeypatch):
+    """A verified library is imported unbuilt only because a change to anything it was
+    built from names another folder: a source, a header, or build.py (the flags)."""
     from grukit.kernels.cpu import build
 
-    before = build.build_directory()
-    monkeypatch.setattr(build, "COMPILE_FLAGS", (*build.COMPILE_FLAGS, "-g"))
-    assert build.build_directory() != before
+    here = Path(build.__file__).parent
+    copy = tmp_path / "cpu"
+    shutil.copytree(here, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(build, "__file__", str(copy / "build.py"))
+    folders = {build.build_directory()}
+    assert folders == {build_directory()}  # the same bytes name the same folder
+    for name in ("recurrence.cpp", "math.h", "build.py"):
+        with open(copy / name, "a") as file:
+            file.write("\n")
+        folders.add(build.build_directory())
+    (copy / "new.h").write_text("// a header recurrence.cpp might include\n")
+    folders.add(build.build_directory())
+    assert len(folders) == 5
+
+
+def test_a_verified_library_that_does_not_load_is_rebuilt(cache_copy):
+    library = cache_copy / f"{EXTENSION_NAME}.so"
+    library.write_bytes(b"not a shared library")
+    record = library.with_name(library.name + ".sha256")
+    record.write_text(hashlib.sha256(library.read_bytes()).hexdigest() + "\n")
+    result = load_in(cache_copy.parent)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "did not load" in result.stderr and "rebuilding it" in result.stderr
+    assert record.read_text().strip() == hashlib.sha256(library.read_bytes()).hexdigest()
 
 
 @pytest.mark.parametrize("damage", ["truncated", "replaced", "unrecorded"])

@@ -115,7 +115,12 @@ def test_activation_penalties_join_the_training_loss_only():
     assert totals["eval"] == pytest.approx(float(cross_entropy), rel=1e-6)
     assert totals["train"] == pytest.approx(float(cross_entropy + count * penalty), rel=1e-6)
     assert float(penalty) > 1e-3  # the two differ by a measurable amount
-    with pytest.raises(ValueError, match=r"temporal_penalty: got -1.0, wanted a number >= 0"):
+    # AR reads the outputs after dropout, TAR before: (T, B, H) = (3, 1, 2)
+    hidden = torch.tensor([[[1.0, 2.0]], [[3.0, 2.0]], [[3.0, 5.0]]])
+    dropped = torch.tensor([[[2.0, 0.0]], [[0.0, 4.0]], [[6.0, 0.0]]])
+    expected = 2.0 * (4 + 16 + 36) / 6 + 1.0 * (4 + 0 + 0 + 9) / 4
+    assert float(task.activation_penalties(hidden, dropped)) == pytest.approx(expected)
+    with pytest.raises(ValueError, match=r"temporal_penalty: got -1.0, wanted a finite"):
         DataConfig(temporal_penalty=-1.0)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from grukit.layers.checks import check_dropout
+
 DROPOUT_MODES = ("step", "locked")
 
 
@@ -23,7 +25,7 @@ def check_dropout_mode(mode: str) -> str:
 def sequence_dropout(x: Tensor, p: float, mode: str) -> Tensor:
     """Training-time dropout on ``x`` (T, B, F), or on (B, F) (one step: both modes are
     the same there), with probability ``p``; the caller decides whether it is training."""
-    if mode == "step" or x.dim() < 3:
+    if check_dropout_mode(mode) == "step" or x.dim() < 3:
         return nn.functional.dropout(x, p, training=True)
     if p == 1:
         return x * 0
@@ -36,7 +38,7 @@ class SequenceDropout(nn.Module):
 
     def __init__(self, p: float = 0.0, mode: str = "step") -> None:
         super().__init__()
-        self.p = p
+        self.p = check_dropout(p)
         self.mode = check_dropout_mode(mode)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -59,7 +59,9 @@ class ModelConfig:
     )
     input_dropout: float = option(0.0, "grukit variants: dropout on the first layer's input")
     dropout_mode: str = option(
-        "step", "grukit variants: step (a new dropout mask each step) or locked (one per sequence)"
+        "step",
+        "grukit variants: step (a new dropout mask each step) or locked (one per sequence), "
+        "for every dropout of the model (layers, embedding, per-step read-out)",
     )
     recurrent_dropout: float = option(
         0.0, "grukit variants: variational dropout on the state the recurrent matmuls read"
@@ -132,7 +134,14 @@ def build_model(
     if vocabulary_size:
         embedding = nn.Embedding(vocabulary_size, input_size, padding_idx=0)
     if head == "step":
-        return StepReadout(recurrent, outputs, config.dropout, embedding, causal=causal)
+        return StepReadout(
+            recurrent,
+            outputs,
+            config.dropout,
+            embedding,
+            causal=causal,
+            dropout_mode=config.dropout_mode,
+        )
     return PooledReadout(recurrent, outputs, config.pooling, config.dropout, embedding)
 
 

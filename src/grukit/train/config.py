@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from grukit.config import option, require_at_least
+from grukit.config import option, require_at_least, require_non_negative
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
 SCHEDULES = ("none", "plateau", "cosine", "linear")
@@ -84,9 +84,6 @@ class TrainConfig:
             raise ValueError(f"threads: got {self.threads}, wanted an int >= 0 (0 = auto)")
         require_at_least(self, 0, "patience")
         require_at_least(self, 1, "plateau_epochs")
-        for name in ("lr", "weight_decay", "clip_norm", "weight_noise", "max_minutes"):
-            value = getattr(self, name)
-            if name == "lr" and not (math.isfinite(value) and value > 0):
-                raise ValueError(f"lr: got {value}, wanted a finite number > 0")
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name}: got {value}, wanted a finite number >= 0")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr: got {self.lr}, wanted a finite number > 0")
+        require_non_negative(self, "weight_decay", "clip_norm", "weight_noise", "max_minutes")

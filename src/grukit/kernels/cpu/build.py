@@ -1,8 +1,11 @@
 """Building and loading the fused CPU extension (C++, compiled once per machine and cached).
 
 The build uses torch.utils.cpp_extension with ninja, optimised for this machine's CPU
-(``-march=native``); the cache key holds the sources, the torch and Python versions and the
-CPU's instruction-set flags, so a cache is never used on a CPU it was not built for.
+(``-march=native``). The build folder is named by a digest of everything the library
+depends on (``build_directory``: the C++ sources, this file with the compiler's
+arguments, the Python ABI, the torch build, the CPU's instruction-set flags), so a
+library found there is current and later processes import it directly, without
+cpp_extension or ninja; it is never used on a CPU or a torch it was not built for.
 Cache folder: ``$GRUKIT_CACHE_DIR`` or ``~/.cache/grukit``. ``grukit build`` builds ahead of
 time; otherwise the first fused forward pass builds it (about 30 s).
 
@@ -28,6 +31,7 @@ import platform
 import shutil
 import stat
 import sys
+import sysconfig
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +39,6 @@ from types import ModuleType
 
 import torch
 
-SOURCES = ("recurrence.cpp", "math.h", "buffers.h", "bf16.h", "team.h")
 EXTENSION_NAME = "grukit_cpu"
 # -fopenmp: at::parallel_for is an inline OpenMP loop; without the flag it compiles to a
 # serial one in this extension.
@@ -60,16 +63,23 @@ def cpu_flags() -> str:
 
 def build_directory() -> Path:
     """Where this machine's build of the current sources lives. Its name is a digest of
-    everything the build depends on (sources, flags, torch and Python versions, CPU
-    features), so a verified library found there is current and is imported as it is."""
-    digest = hashlib.sha256()
+    everything the build depends on: the C++ sources and headers beside this file, this
+    file (the compiler's arguments), the Python ABI, the torch build and install, the CPU's
+    features. So a verified library found there is current, and is imported as it is."""
     here = Path(__file__).parent
-    for name in SOURCES:
-        digest.update((here / name).read_bytes())
-    digest.update(
-        f"{torch.__version__}|{sys.version_info[:2]}|{platform.machine()}|{cpu_flags()}|"
-        f"{COMPILE_FLAGS}|{LINK_FLAGS}".encode()
+    digest = hashlib.sha256()
+    for path in sorted([*here.glob("*.cpp"), *here.glob("*.h"), Path(__file__)]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    abi = (
+        sysconfig.get_config_var("EXT_SUFFIX"),
+        torch.__version__,
+        torch.version.git_version,
+        torch._C._GLIBCXX_USE_CXX11_ABI,
+        Path(torch.__file__).parent,
+        platform.machine(),
+        cpu_flags(),
     )
+    digest.update("|".join(map(str, abi)).encode())
     return cache_root() / f"{EXTENSION_NAME}-{digest.hexdigest()[:16]}"
 
 
@@ -159,15 +169,14 @@ def _build_and_import(directory: Path, verbose: bool) -> ModuleType:
             # do, a quarter of a second `grukit generate` would wait before its first token.
             try:
                 return _import_library(library)
-            except ImportError as error:
-                raise BuildError(f"the fused CPU extension did not load: {error}") from error
-        print(
-            f"grukit: {library} is not the library recorded when it was built (its SHA-256 "
-            f"differs or was never recorded: truncated, replaced or from an older grukit); "
-            f"rebuilding it",
-            file=sys.stderr,
-            flush=True,
-        )
+            except ImportError as error:  # e.g. a system library it links changed
+                why = f"did not load ({error})"
+        else:
+            why = (
+                "is not the library recorded when it was built (its SHA-256 differs or was "
+                "never recorded: truncated, replaced or from an older grukit)"
+            )
+        print(f"grukit: {library} {why}; rebuilding it", file=sys.stderr, flush=True)
         library.unlink()
     from torch.utils import cpp_extension
 

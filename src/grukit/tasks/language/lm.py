@@ -50,7 +50,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from grukit.config import option, require_at_least
+from grukit.config import option, require_at_least, require_non_negative
 from grukit.data.corpora import CORPORA, Corpus, load_corpus
 from grukit.layers.dropout import SequenceDropout
 from grukit.tasks.base import Task, model_device, to_device
@@ -90,10 +90,7 @@ class DataConfig:
         require_at_least(self, 0, "embedding", "limit")
         if not 0 <= self.word_dropout < 1:
             raise ValueError(f"word_dropout: got {self.word_dropout}, wanted a number in [0, 1)")
-        for name in ("activation_penalty", "temporal_penalty"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name}: got {value}, wanted a number >= 0")
+        require_non_negative(self, "activation_penalty", "temporal_penalty")
 
     @property
     def title(self) -> str:
