@@ -136,7 +136,8 @@ def build_lock(directory: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             print(
-                f"grukit: waiting for another process building the kernels in {directory} ...",
+                f"grukit: waiting for another process building or loading the kernels in "
+                f"{directory} ...",
                 file=sys.stderr,
                 flush=True,
             )
