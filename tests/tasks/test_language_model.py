@@ -110,7 +110,7 @@ def test_activation_penalties_join_the_training_loss_only():
         task._state = None
         getattr(model, mode)()
         total, count = task.loss(model, (inputs, targets, lengths))
-        totals[mode] = float(total)
+        totals[mode] = float(total.detach())
     assert count == 7 * 4
     assert totals["eval"] == pytest.approx(float(cross_entropy), rel=1e-6)
     assert totals["train"] == pytest.approx(float(cross_entropy + count * penalty), rel=1e-6)
