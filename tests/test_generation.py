@@ -343,6 +343,22 @@ def test_a_checkpoint_saved_without_its_vocabulary_gets_it_from_its_corpus(runs,
     ).generate("the", tokens=20, seed=4)
 
 
+def test_a_tied_model_loads_with_one_tensor_and_an_older_checkpoint_untied(runs, tmp_path):
+    import grukit
+
+    tied = grukit.load(runs["word"]).model
+    assert tied.readout.weight is tied.embedding.weight
+    old = tmp_path / "old"  # saved before model_shape said whether it was tied
+    shutil.copytree(runs["word"], old)
+    state = json.loads((old / "state.json").read_text())
+    del state["extra"]["model_shape"]["tie_readout"]
+    (old / "state.json").write_text(json.dumps(state))
+    untied = grukit.load(old).model
+    assert untied.readout.weight is not untied.embedding.weight
+    torch.testing.assert_close(untied.readout.weight, tied.embedding.weight)
+    torch.testing.assert_close(untied.embedding.weight, tied.embedding.weight)
+
+
 def test_predict_points_a_language_model_to_generate(runs):
     import grukit
 

@@ -122,11 +122,13 @@ def build_model(
     head: str,
     vocabulary_size: int | None = None,
     causal: bool = True,
+    tie_readout: bool = False,
 ) -> nn.Module:
     """The model most tasks need: (an embedding of ``vocabulary_size`` token ids into
     ``input_size`` features, id 0 the padding,) the recurrent layer ``config`` names, and a
     read-out to ``outputs`` per step (``head="step"``; ``causal``: see StepReadout) or per
-    sequence (``head="pooled"``, ``config.pooling``)."""
+    sequence (``head="pooled"``, ``config.pooling``). ``tie_readout``: the step read-out's
+    weight is the embedding's (a tied language model), one tensor under both names."""
     if head not in HEADS:
         raise ValueError(f"head: got {head!r}, wanted one of {', '.join(HEADS)}")
     recurrent = build_recurrent(config, input_size)
@@ -134,7 +136,7 @@ def build_model(
     if vocabulary_size:
         embedding = nn.Embedding(vocabulary_size, input_size, padding_idx=0)
     if head == "step":
-        return StepReadout(
+        model = StepReadout(
             recurrent,
             outputs,
             config.dropout,
@@ -142,6 +144,11 @@ def build_model(
             causal=causal,
             dropout_mode=config.dropout_mode,
         )
+        if tie_readout:
+            if embedding is None:
+                raise ValueError("tie_readout: wanted a vocabulary_size (an embedding to tie)")
+            model.readout.weight = model.embedding.weight
+        return model
     return PooledReadout(recurrent, outputs, config.pooling, config.dropout, embedding)
 
 

@@ -232,6 +232,11 @@ class LanguageModelTask(Task):
         )
         return total, targets.numel()
 
+    def model_shape(self) -> dict:
+        """The generic shape, and whether the read-out is tied: a tied model is rebuilt with
+        one tensor for both, as trained (``grukit.load``)."""
+        return {**super().model_shape(), "tie_readout": self.config.tie}
+
     def preprocessing(self) -> dict:
         """The vocabulary (``symbols``, id -> symbol) and its unit, which
         ``grukit.generation`` needs to turn a prompt into ids and sampled ids into text."""
