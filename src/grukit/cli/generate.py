@@ -8,6 +8,10 @@ it lacks left out, with a note), then each sampled token as it comes. An empty p
 starts a new line. Temperature, then top-k, then top-p (nucleus) shape each step's
 distribution; a temperature of 1e-4 or less is greedy decoding (the argmax). Without
 --seed a random one is used and said on stderr, so a text can be drawn again.
+
+A gru, LSTM or tanh-RNN model is stepped in NumPy (``grukit.numpy_lm``): torch is not
+imported, and the first token comes well within a second of the start; other models go
+through torch (``--engine`` chooses; both give the same text for a seed).
 """
 
 from __future__ import annotations
@@ -35,13 +39,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--top-p", type=float, help="sample among the fewest tokens holding probability P"
     )
     parser.add_argument("--seed", type=int, help="random seed (default: a random one, printed)")
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "numpy", "torch"),
+        default="auto",
+        help="step the model in NumPy (no torch import: a fast start; gru, lstm and rnn "
+        "models), through torch (any model), or auto: NumPy where it can (default)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from grukit.generation import check_generation, load_generator
 
     check_generation(args.tokens, args.temperature, args.top_k, args.top_p)
-    generator = load_generator(args.checkpoint)
+    generator = load_generator(args.checkpoint, args.engine)
     seed = random.SystemRandom().randrange(2**31) if args.seed is None else args.seed
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

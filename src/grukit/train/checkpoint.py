@@ -16,6 +16,9 @@ the old one removed. A writer killed between those two moves leaves no ``NAME``:
 :func:`settle_checkpoint`, which every read runs first, then moves the newest complete
 folder back (the new one if it was written to the end, else the old one), and removes
 what dead writers left. Nothing is unpickled on load: safetensors and JSON only.
+
+Reading needs no torch (``read_checkpoint(..., framework="np")`` gives NumPy arrays): torch
+is imported by the functions that write, resume or restore, not by this module.
 """
 
 from __future__ import annotations
@@ -28,10 +31,13 @@ import random
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+
+if TYPE_CHECKING:
+    import torch
 
 TENSORS = "tensors.safetensors"
 STATE = "state.json"
@@ -47,6 +53,8 @@ class CheckpointError(ValueError):
 
 def rng_state() -> tuple[dict[str, torch.Tensor], dict]:
     """The torch, NumPy and Python generators' states: tensors and JSON-able parts."""
+    import torch
+
     numpy_state = np.random.get_state()
     python_state = random.getstate()
     tensors = {
@@ -61,6 +69,8 @@ def rng_state() -> tuple[dict[str, torch.Tensor], dict]:
 
 
 def set_rng_state(tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    import torch
+
     torch.set_rng_state(tensors["rng.torch"])
     name, pos, has_gauss, cached = meta["numpy"]
     np.random.set_state(
@@ -81,6 +91,9 @@ def save_checkpoint(
     """Write model, optimizer, generators, progress and config to the folder ``path``;
     ``extra``: anything else JSON-able the caller wants kept with the weights (what a
     prediction needs), saved as is under ``"extra"``."""
+    import torch
+    from safetensors.torch import save_file
+
     path = Path(path)
     tensors, stored = {}, set()
     for name, value in model.state_dict().items():
@@ -194,14 +207,22 @@ def settle_checkpoint(path: str | Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """(tensors, state) of a checkpoint folder; CheckpointError if it cannot be read."""
+def read_checkpoint(
+    path: str | Path, *, framework: str = "pt", prefix: str = ""
+) -> tuple[dict, dict]:
+    """(tensors, state) of a checkpoint folder; CheckpointError if it cannot be read.
+
+    ``framework``: "pt" gives torch tensors, "np" NumPy arrays (no torch imported);
+    ``prefix``: only the tensors whose names start with it are read ("model.": the weights
+    without the optimizer's state, a third of a checkpoint saved with Adam's)."""
     path = Path(path)
     settle_checkpoint(path)
     if not (path / TENSORS).is_file() or not (path / STATE).is_file():
         raise CheckpointError(f"checkpoint: {str(path)!r} is not a grukit checkpoint folder")
     try:
-        tensors = load_file(str(path / TENSORS))
+        with safe_open(str(path / TENSORS), framework=framework) as handle:
+            names = set(handle.keys())
+            tensors = {name: handle.get_tensor(name) for name in names if name.startswith(prefix)}
         state = json.loads((path / STATE).read_text())
     except Exception as error:  # safetensors and json raise several kinds
         raise CheckpointError(f"checkpoint: {str(path)!r} is damaged ({error})") from error
@@ -218,7 +239,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
         )
     _check_state_types(state, path)
     listed = state.get("tensors", [])
-    missing = [name for name in listed if name not in tensors] if isinstance(listed, list) else []
+    missing = [name for name in listed if name not in names] if isinstance(listed, list) else []
     if missing:
         raise CheckpointError(
             f"checkpoint: {str(path)!r} is incomplete: {len(missing)} of the tensors it was "
@@ -264,6 +285,8 @@ def check_resumable(tensors: dict[str, torch.Tensor], state: dict, path: str | P
     """CheckpointError naming what keeps ``read_checkpoint``'s result from an exact
     resume: a missing config (the option check), progress, optimizer or generator state,
     non-finite model weights, or a non-finite best score."""
+    import torch
+
     lacks = [
         f"its {key}"
         for key in ("config", "progress", "optimizer", "rng")
