@@ -275,30 +275,38 @@ class TextGenerator:
 
         if engine not in ENGINES:
             raise ValueError(f"engine: got {engine!r}, wanted one of {', '.join(ENGINES)}")
-        tensors, state = read_checkpoint(path, framework="np", prefix="model.")
-        config, extra = state.get("config", {}), state.get("extra") or {}
+        if engine == "torch":  # the checkpoint read once, by load
+            predictor = _torch_predictor(path)
+            config = predictor.config
+            extra = {"preprocessing": predictor.preprocessing}
+            model = predictor.model
+        else:
+            tensors, state = read_checkpoint(path, framework="np", prefix="model.")
+            config, extra = state.get("config", {}), state.get("extra") or {}
+            model = None
         task = config.get("task")
         if task != "lm":
             raise ValueError(
                 f"checkpoint: {str(path)!r} holds a model of task {task!r}, wanted a language "
                 "model (grukit train --task lm)"
             )
-        shape = extra.get("model_shape")
-        why_not = (
-            "no saved shape (an older checkpoint)" if shape is None else unsupported(config, shape)
-        )  # (without its shape, grukit.inference.load refuses it, saying why)
-        if engine == "numpy" and why_not is not None:
-            raise ValueError(
-                f"engine: the model in {str(path)!r} has {why_not}; only the torch engine "
-                "steps it (engine 'torch' or 'auto')"
-            )
-        if engine != "torch" and why_not is None:
-            weights = {name[len("model.") :]: array for name, array in tensors.items()}
-            model = NumpyLanguageModel(weights, config["model"])
-        else:
-            from grukit.inference import load
-
-            model = load(path).model
+        if model is None:
+            shape = extra.get("model_shape")
+            why_not = (
+                "no saved shape (an older checkpoint)"
+                if shape is None
+                else unsupported(config, shape)
+            )  # (without its shape, grukit.inference.load refuses it, saying why)
+            if engine == "numpy" and why_not is not None:
+                raise ValueError(
+                    f"engine: the model in {str(path)!r} has {why_not}; only the torch engine "
+                    "steps it (engine 'torch' or 'auto')"
+                )
+            if why_not is None:
+                weights = {name[len("model.") :]: array for name, array in tensors.items()}
+                model = NumpyLanguageModel(weights, config["model"])
+            else:  # auto, a model NumPy cannot step: read again, as torch tensors
+                model = _torch_predictor(path).model
         preprocessing = extra.get("preprocessing") or {}
         if "symbols" in preprocessing:
             vocabulary, unit = preprocessing["symbols"], preprocessing["unit"]
@@ -476,6 +484,13 @@ def load_generator(path: str | Path, engine: str = "auto") -> TextGenerator:
     ``TextGenerator.from_checkpoint``); CheckpointError (a ValueError) for a missing or
     damaged one, ValueError for another task's."""
     return TextGenerator.from_checkpoint(path, engine)
+
+
+def _torch_predictor(path: str | Path):
+    """``grukit.inference.load(path)``, imported here: it imports torch."""
+    from grukit.inference import load
+
+    return load(path)
 
 
 def _torch_step(model):

@@ -125,7 +125,7 @@ class Predictor:
 
 def load(path: str | Path) -> Predictor:
     """The model and preprocessing of a checkpoint folder (a run's ``best/`` or ``last/``)."""
-    tensors, state = read_checkpoint(path)
+    tensors, state = read_checkpoint(path, prefix="model.")  # not the optimizer's state
     extra = state.get("extra") or {}
     config = state.get("config", {})
     if "model_shape" not in extra or "model" not in config:
