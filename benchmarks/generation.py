@@ -9,9 +9,9 @@ task ties them, with random weights (speed does not depend on their values). Can
 each a whole sampling loop (the model's step, softmax, a multinomial draw, the drawn id
 fed back), so the figure is what a user sees:
 
-- ``grukit TextGenerator``: ``grukit.generation.TextGenerator.sample_ids`` on the torch
+- ``grukit TextGenerator``: ``grukit.inference.TextGenerator.sample_ids`` on the torch
   engine (``StepReadout.step``, the fused ``Stream``, then the sampling rules in float64);
-- ``grukit TextGenerator, NumPy``: the same on the NumPy engine (``grukit.numpy_lm``), the
+- ``grukit TextGenerator, NumPy``: the same on the NumPy engine (``grukit.inference.numpy_engine``), the
   path ``grukit generate`` takes for a gru language model (NumPy's BLAS threads: its
   default, every core);
 - ``grukit step + plain sampling``: ``StepReadout.step`` with the same sampling loop as
@@ -36,9 +36,9 @@ import torch
 from torch import nn
 
 import grukit
-from grukit.generation import TextGenerator
+from grukit.inference.generation import TextGenerator
 from grukit.models import StepReadout
-from grukit.numpy_lm import NumpyLanguageModel
+from grukit.inference.numpy_engine import NumpyLanguageModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or by runpy
 from cpu import interleaved_medians  # noqa: E402  (the timing loop of every benchmark)
@@ -76,11 +76,11 @@ def compare(config, tokens: int, repeats: int) -> dict:
     start_id = 0
 
     def run_generator():
-        for _ in generator.sample_ids([start_id], tokens, seed=0):
+        for _ in generator.sample_ids([start_id], tokens=tokens, seed=0):
             pass
 
     def run_numpy():
-        for _ in numpy_generator.sample_ids([start_id], tokens, seed=0):
+        for _ in numpy_generator.sample_ids([start_id], tokens=tokens, seed=0):
             pass
 
     def run_step():

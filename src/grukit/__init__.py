@@ -37,16 +37,18 @@ __all__ = [
 
 def train_task(task: str | None = None, **options) -> dict:
     """Train a task as ``grukit train`` does and return its result (what result.json
-    holds); see ``grukit.tasks.runner.train_task``. Imported on first use, so that
+    holds); see ``grukit.run.training.train_task``. Imported on first use, so that
     ``import grukit`` stays light."""
-    from grukit.tasks.runner import train_task as run
+    from grukit.run.training import train_task as run
 
     return run(task, **options)
 
 
-def load(checkpoint):
-    """A checkpoint's model with its preprocessing, ready to predict on new raw data; see
-    ``grukit.inference``."""
-    from grukit.inference import load as load_checkpoint
+def load(checkpoint, **options):
+    """The predictor of a checkpoint (a classifier, a forecaster, a text generator...):
+    its model with its preprocessing, ready for new raw data, chosen by the checkpoint's
+    kind; see ``grukit.inference``. ``options`` go to the predictor (e.g. ``engine`` of a
+    language model)."""
+    from grukit.inference.registry import load as load_checkpoint
 
-    return load_checkpoint(checkpoint)
+    return load_checkpoint(checkpoint, **options)

@@ -50,6 +50,12 @@ def parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"got {text!r}, wanted true or false")
 
 
+def comma_separated(text: str) -> tuple[str, ...]:
+    """``"a, b,c"`` -> ("a", "b", "c"): how a ``tuple[str, ...]`` option is written on the
+    command line."""
+    return tuple(token.strip() for token in text.split(",") if token.strip())
+
+
 def _annotation(annotation: Any) -> Any:
     """A field annotation as a type (our modules write them as strings)."""
     if isinstance(annotation, str):
@@ -62,6 +68,8 @@ def _parser_type(annotation: Any):
     annotation = _annotation(annotation)
     if isinstance(annotation, types.UnionType):
         annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    if typing.get_origin(annotation) is tuple:
+        return comma_separated
     return parse_bool if annotation is bool else annotation
 
 
@@ -154,12 +162,19 @@ def checked_value(name: str, annotation: Any, value: Any) -> Any:
     elif kind is float:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         value = float(value) if ok else value
+    elif kind is comma_separated:  # a list in a config file, or "a,b" as on the command line
+        value = comma_separated(value) if isinstance(value, str) else value
+        ok = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+        value = tuple(value) if ok else value
     else:
         ok = isinstance(value, kind)
     if not ok:
-        wanted = {parse_bool: "true or false", int: "an int", float: "a number"}.get(
-            kind, getattr(kind, "__name__", str(kind))
-        )
+        wanted = {
+            parse_bool: "true or false",
+            int: "an int",
+            float: "a number",
+            comma_separated: "a list of names",
+        }.get(kind, getattr(kind, "__name__", str(kind)))
         raise ValueError(f"{name}: got {value!r} ({type(value).__name__}), wanted {wanted}")
     return value
 

@@ -1,6 +1,6 @@
 """Package attributes imported on first use (PEP 562), so that importing a package does not
 import torch: ``grukit generate`` on a NumPy-steppable model never needs it, and torch's
-import alone takes 1-2 s (``grukit.generation``)."""
+import alone takes 1-2 s (``grukit.inference.generation``)."""
 
 from __future__ import annotations
 

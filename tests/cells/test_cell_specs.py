@@ -120,3 +120,35 @@ def test_bad_variant_options(kwargs, error, message):
         cell_spec(**kwargs)
     with pytest.raises(error, match=message):
         grukit.GRU(3, 4, **kwargs)
+
+
+def test_the_gru_familys_step_is_one_statement_for_torch_and_numpy():
+    """grukit.cells.equations.gated_step, the reference runner's step, gives the NumPy
+    engine the same numbers on arrays, and its module imports no torch."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    import torch
+
+    from grukit.cells.equations import gated_step, gru_family_flags
+
+    rng = np.random.default_rng(0)
+    for name in ("gru", "gru1", "gru2", "gru3"):
+        for reset_after in (True, False):
+            spec = cell_spec(name, reset_after)
+            layer = torch.nn.Module()
+            for role, shape in spec.parameter_shapes(5, 4).items():
+                layer.register_parameter(role, torch.nn.Parameter(torch.randn(shape).double()))
+            params = dict(layer.named_parameters())
+            gi = torch.from_numpy(rng.normal(size=(3, len(spec.input_gates) * 4)))
+            h = torch.from_numpy(rng.normal(size=(3, 4)))
+            with torch.no_grad():
+                expected = spec.step(gi, h, params).numpy()
+            arrays = {role: value.detach().numpy() for role, value in params.items()}
+            flags = gru_family_flags(name, reset_after)
+            got = gated_step(gi.numpy(), h.numpy(), arrays, **flags)
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    code = "import sys, grukit.cells.equations; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr

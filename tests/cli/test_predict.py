@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import grukit
+from grukit.checkpoint import CheckpointError
 from grukit.cli import main
-from grukit.tasks.runner import evaluate_checkpoint, load_checkpoint_model
-from grukit.train import CheckpointError
+from grukit.run.evaluation import evaluate_checkpoint, load_checkpoint_model
 
 
 def labelled_file(path, count, seed, names=("cat", "dog", "eel")):

@@ -40,6 +40,15 @@ def test_resume_alone_continues_a_run_started_with_other_options(tmp_path):
     assert result["hidden"] == 6 and result["epochs"] == 3
 
 
+def test_resume_of_a_folder_that_holds_no_run_is_refused(tmp_path, capsys):
+    """Not a fresh run of the default task in its place."""
+    (tmp_path / "empty").mkdir()
+    for out in (tmp_path / "empty", tmp_path / "missing"):
+        assert main(["train", "--out", str(out), "--resume"]) == 2
+        assert f"resume: {str(out)!r} holds no run to resume" in capsys.readouterr().err
+        assert not (out / "config.json").exists()
+
+
 def test_resume_still_refuses_a_changed_option(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", *ADDING, *NON_DEFAULT, "--epochs", "1", "--out", str(out)]) == 0
@@ -76,7 +85,7 @@ def test_every_shipped_config_names_known_options_with_valid_values(path):
     value out of range would only surface when a user starts a 2-hour run."""
     import tomllib
 
-    from grukit.tasks.runner import configure
+    from grukit.run.options import configure
 
     run = configure(config=path)
     written = tomllib.loads(Path(path).read_text())
@@ -107,7 +116,7 @@ def test_python_api_trains_like_the_command_line(tmp_path):
 
 
 def test_true_false_options_are_flags(tmp_path):
-    from grukit.tasks.runner import configure
+    from grukit.run.options import configure
 
     assert configure("digits", permuted=True).data.permuted
     for argv, expected in (
@@ -144,6 +153,10 @@ def test_true_false_options_are_flags(tmp_path):
         ("vowels", "--test-fraction", "--valid-fraction"),  # the official test set is whole
         ("music", "--pooling", "--hidden"),  # a per-step model pools nothing
         ("music", "--bidirectional", "--layers"),  # next-step prediction reads forwards
+        ("music", "--embedding", "--hidden"),  # no token inputs: no embedding
+        ("sentiment", "--tie", "--embedding"),  # a classifier has no read-out to tie
+        ("sentiment", "--activation-penalty", "--word-dropout"),  # its own (data) option
+        ("lm", "--pooling", "--temporal-penalty"),
     ],
 )
 def test_help_offers_only_what_the_task_reads(task, absent, present, capsys):

@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 
+from grukit.checkpoint import read_checkpoint
 from grukit.cli import main
-from grukit.train import read_checkpoint
 
 
 @pytest.mark.parametrize(

@@ -28,9 +28,10 @@ from grukit.data.series import (
 )
 from grukit.metrics import forecast_errors, mae, mape, rmse
 from grukit.models import ModelConfig
+from grukit.run.options import RunConfig
+from grukit.run.training import run_training
 from grukit.tasks.forecasting import electricity, sunspots
 from grukit.tasks.forecasting.baselines import arima_one_step
-from grukit.tasks.runner import RunConfig, run_training
 from grukit.train.config import TrainConfig
 
 

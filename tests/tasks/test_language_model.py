@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from grukit.checkpoint import read_checkpoint, restore
 from grukit.cli import main
 from grukit.data.corpora import Corpus
 from grukit.models import ModelConfig
 from grukit.tasks.language.lm import DataConfig, LanguageModelTask, window_lengths
-from grukit.train import read_checkpoint, restore
 from grukit.train.trainer import mean_loss
 
 VOCABULARY = tuple(f"w{i}" for i in range(12))
@@ -52,14 +52,14 @@ def test_windows_with_the_state_carried_score_as_one_pass():
 
 def test_embedding_starts_small_and_the_readout_bias_at_zero():
     for tie in (True, False):
-        model = tiny_task(tie=tie).build_model(ModelConfig(hidden=64, dropout=0.5))
+        model = tiny_task().build_model(ModelConfig(hidden=64, dropout=0.5, tie=tie))
         for weight in (model.embedding.weight, model.readout.weight):
             assert weight.abs().max() <= 0.1 and weight.std() > 0.05
         assert torch.equal(model.readout.bias, torch.zeros(12))
 
 
 def test_word_dropout_drops_whole_rows_and_scales_the_rest():
-    from grukit.tasks.language.lm import WordEmbedding
+    from grukit.models.language import WordEmbedding
 
     embedding = WordEmbedding(1000, 4, dropout=0.0, word_dropout=0.25)
     ids = torch.arange(1000).repeat(2).view(2, 1000)  # every word twice, in two rows
@@ -72,7 +72,7 @@ def test_word_dropout_drops_whole_rows_and_scales_the_rest():
     assert torch.allclose(out[0, kept], embedding.weight[kept] / 0.75)
     assert torch.equal(embedding.eval()(ids), embedding.weight[ids])  # eval: plain lookup
     with pytest.raises(ValueError, match=r"word_dropout: got 1.0, wanted a number in \[0, 1\)"):
-        DataConfig(word_dropout=1.0)
+        ModelConfig(word_dropout=1.0)
 
 
 def test_locked_dropout_reaches_the_embedding_and_the_readout():
@@ -94,9 +94,10 @@ def test_locked_dropout_reaches_the_embedding_and_the_readout():
 
 
 def test_activation_penalties_join_the_training_loss_only():
-    task = tiny_task(bptt=7, activation_penalty=2.0, temporal_penalty=1.0)
+    task = tiny_task(bptt=7)
     torch.manual_seed(0)
-    model = task.build_model(ModelConfig(hidden=8))  # no dropout: dropout(h) is h
+    config = ModelConfig(hidden=8, activation_penalty=2.0, temporal_penalty=1.0)
+    model = task.build_model(config)  # no dropout: dropout(h) is h
     inputs, targets, lengths = next(task.batches("train", 4, shuffle=False, seed=0, bucket=False))
     with torch.no_grad():
         hidden, _ = model.encode(inputs)
@@ -119,9 +120,9 @@ def test_activation_penalties_join_the_training_loss_only():
     hidden = torch.tensor([[[1.0, 2.0]], [[3.0, 2.0]], [[3.0, 5.0]]])
     dropped = torch.tensor([[[2.0, 0.0]], [[0.0, 4.0]], [[6.0, 0.0]]])
     expected = 2.0 * (4 + 16 + 36) / 6 + 1.0 * (4 + 0 + 0 + 9) / 4
-    assert float(task.activation_penalties(hidden, dropped)) == pytest.approx(expected)
+    assert float(model.activation_penalties(hidden, dropped)) == pytest.approx(expected)
     with pytest.raises(ValueError, match=r"temporal_penalty: got -1.0, wanted a finite"):
-        DataConfig(temporal_penalty=-1.0)
+        ModelConfig(temporal_penalty=-1.0)
 
 
 def test_jittered_windows_cover_the_stream_and_follow_the_seed():
@@ -132,7 +133,7 @@ def test_jittered_windows_cover_the_stream_and_follow_the_seed():
 
 
 def test_tied_weights_are_one_tensor_through_a_checkpoint(tmp_path):
-    from grukit.train.checkpoint import save_checkpoint
+    from grukit.checkpoint import save_checkpoint
 
     task = tiny_task()
     model = task.build_model(ModelConfig(hidden=8))
@@ -147,8 +148,8 @@ def test_tied_weights_are_one_tensor_through_a_checkpoint(tmp_path):
 
 def test_tying_different_sizes_is_refused():
     with pytest.raises(ValueError, match=r"tie: the embedding \(16\) and the last layer's hidden"):
-        tiny_task(embedding=16).build_model(ModelConfig(hidden=8))
-    model = tiny_task(embedding=16, tie=False).build_model(ModelConfig(hidden=8))
+        tiny_task().build_model(ModelConfig(hidden=8, embedding=16))
+    model = tiny_task().build_model(ModelConfig(hidden=8, embedding=16, tie=False))
     assert model.readout.weight.shape == (12, 8) and model.embedding.weight.shape == (12, 16)
 
 

@@ -10,10 +10,11 @@ import pytest
 import torch
 
 import grukit
+from grukit.checkpoint import CheckpointError, read_checkpoint, restore
 from grukit.data import load_music
 from grukit.models import StepReadout
 from grukit.tasks.music.next_step import MusicTask
-from grukit.train import CheckpointError, TrainConfig, Trainer, read_checkpoint, restore
+from grukit.train import TrainConfig, Trainer
 
 
 def jsb_slice():

@@ -1,25 +1,14 @@
 """The math of every GRU variant: one :class:`CellSpec` per variant.
 
-``cell_spec(variant, reset_after=None, norm=None)`` resolves a variant name and its options
-to a spec; ``VARIANTS`` lists the names. Equations: each module's docstring and
-``CellSpec.equations``.
+``cell_spec(variant, reset_after=None, norm=None)`` (``grukit.cells.variants``) resolves a
+variant name and its options to a spec; ``VARIANTS`` lists the names. Equations: each
+module's docstring and ``CellSpec.equations``; the gru family's step is stated once in
+``grukit.cells.equations``, for torch tensors and NumPy arrays alike.
 """
 
 from __future__ import annotations
 
-import dataclasses
-
-from grukit.cells.gru import gru_family_spec
-from grukit.cells.ligru import NORMS, ligru_spec
-from grukit.cells.mgu import MGU
-from grukit.cells.mingru import MINGRU
-from grukit.cells.spec import (
-    BUFFER_ROLES,
-    PARAMETER_ROLES,
-    CellSpec,
-    Params,
-    layer_normalised_projection,
-)
+from grukit.lazy import lazy_exports
 
 VARIANTS: tuple[str, ...] = ("gru", "gru1", "gru2", "gru3", "mgu", "ligru", "mingru")
 """Every variant grukit implements, in the order of the docs."""
@@ -28,45 +17,18 @@ RESET_GATED = ("gru", "gru1", "gru2", "gru3")
 """Variants with a reset gate, for which ``reset_after`` chooses where it acts."""
 
 
-def cell_spec(variant: str, reset_after: bool | None = None, norm: str | None = None) -> CellSpec:
-    """Resolve a variant name and its options to its :class:`CellSpec`.
-
-    Args:
-        variant: one of :data:`VARIANTS`.
-        reset_after: for ``gru``/``gru1``/``gru2``/``gru3``: apply the reset gate after the
-            recurrent matmul (True, the default: torch.nn.GRU's form) or before it (False,
-            Cho et al. 2014). Must be None for the other variants, which have no such choice.
-        norm: for ``ligru``: ``"batch"`` (default) or ``"layer"`` on its input projection.
-            For the gru family and ``mgu``: None, or ``"layer"``: layer normalisation of
-            the input projection and of the recurrent projection, per gate block, each
-            with its own gain (``norm_weight``, ``norm_weight_hh``), the cell's biases as
-            the shifts (Ba et al. 2016; the form of Haste's LayerNormGRU). Not ``mingru``.
-    """
-    if not isinstance(variant, str) or variant not in VARIANTS:
-        raise ValueError(f"variant: got {variant!r}, wanted one of {', '.join(VARIANTS)}")
-    if reset_after is not None and not isinstance(reset_after, bool):
-        raise TypeError(f"reset_after: got {reset_after!r}, wanted True, False or None")
-    if reset_after is not None and variant not in RESET_GATED:
-        raise ValueError(
-            f"reset_after: got {reset_after!r} for variant {variant!r}, which has no reset "
-            f"gate to place; wanted None (reset_after applies to {', '.join(RESET_GATED)})"
-        )
-    if variant == "mingru" and norm is not None:
-        raise ValueError(f"norm: got {norm!r} for variant 'mingru'; wanted None")
-    if variant in (*RESET_GATED, "mgu") and norm not in (None, "layer"):
-        raise ValueError(f"norm: got {norm!r} for variant {variant!r}; wanted None or 'layer'")
-    if variant in RESET_GATED:
-        spec = gru_family_spec(variant, True if reset_after is None else reset_after)
-        return spec if norm is None else layer_normalised(spec)
-    if variant == "mgu" and norm == "layer":
-        return layer_normalised(MGU)
-    if variant == "ligru":
-        norm = "batch" if norm is None else norm
-        if norm not in NORMS:
-            raise ValueError(f"norm: got {norm!r}, wanted one of {', '.join(NORMS)}")
-        return ligru_spec(norm)
-    return MGU if variant == "mgu" else MINGRU
-
+# The specs import torch; these names are imported on first use, so that the equations
+# module (grukit.cells.equations), which the NumPy engine steps, needs no torch.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "BUFFER_ROLES": "grukit.cells.spec",
+        "PARAMETER_ROLES": "grukit.cells.spec",
+        "CellSpec": "grukit.cells.spec",
+        "Params": "grukit.cells.spec",
+        "cell_spec": "grukit.cells.variants",
+    },
+)
 
 __all__ = [
     "BUFFER_ROLES",
@@ -77,15 +39,3 @@ __all__ = [
     "Params",
     "cell_spec",
 ]
-
-
-def layer_normalised(spec: CellSpec) -> CellSpec:
-    """``spec`` with layer norm on its input and recurrent projections (see cell_spec)."""
-    return dataclasses.replace(
-        spec,
-        norm="layer",
-        norm_shift=False,
-        norm_recurrent=True,
-        project_input=layer_normalised_projection,
-        equations=spec.equations + "; W_i x and W_h h layer-normalised per gate (gains g_i, g_h)",
-    )

@@ -44,76 +44,15 @@ from __future__ import annotations
 
 import functools
 
-import torch
-from torch import Tensor
-
-from grukit.cells.spec import CellSpec, Params, recurrent_input, recurrent_matmul
-
-
-def gated_step(
-    gi: Tensor,
-    h: Tensor,
-    params: Params,
-    *,
-    gates_read_input: bool,
-    gates_read_state: bool,
-    gate_bias_in_hh: bool,
-    reset_after: bool,
-    record: dict | None = None,
-) -> Tensor:
-    """One step of the ``gru`` family: (B, G_i*H), (B, H) -> (B, H).
-
-    ``gi`` is the input projection ``W_i x + b_i`` of this step: rows r, z, n when the
-    gates read the input, else n only. ``record``, if given, receives the gates r and z.
-    """
-    H = h.shape[-1]
-    b_hh = params.get("bias_hh")
-    h_read = recurrent_input(h, params)  # what the matmuls see; the update keeps h
-
-    if gates_read_input:
-        gate_input, n_input = gi[:, : 2 * H], gi[:, 2 * H :]
-    else:
-        gate_input, n_input = None, gi
-
-    gate_bias = b_hn = None
-    if b_hh is not None:
-        if gate_bias_in_hh:
-            gate_bias, b_hh = b_hh[: 2 * H], b_hh[2 * H :]
-        if reset_after:
-            b_hn = b_hh
-
-    gate_state = n_state = None
-    n_rows = slice(2 * H, 3 * H) if gates_read_state else slice(0, H)  # W_hn in weight_hh
-    if gates_read_state:
-        if reset_after:
-            # One GEMM for all three gates: [W_hr h, W_hz h, W_hn h].
-            gh = recurrent_matmul(params, h_read, slice(None))
-            gate_state, n_state = gh[:, : 2 * H], gh[:, 2 * H :]
-        else:
-            gate_state = recurrent_matmul(params, h_read, slice(0, 2 * H))
-    elif reset_after:
-        n_state = recurrent_matmul(params, h_read, n_rows)
-
-    terms = [t for t in (gate_input, gate_state, gate_bias) if t is not None]
-    gate_pre = sum(terms[1:], terms[0]) if terms else h.new_zeros(2 * H)
-    r, z = torch.sigmoid(gate_pre).chunk(2, dim=-1)
-    if record is not None:
-        record.update(r=r.expand_as(h), z=z.expand_as(h))
-
-    if reset_after:
-        if b_hn is not None:
-            n_state = n_state + b_hn
-        n = torch.tanh(n_input + r * n_state)
-    else:
-        n = torch.tanh(n_input + recurrent_matmul(params, r * h_read, n_rows))
-    return n + z * (h - n)
+from grukit.cells.equations import gated_step, gru_family_flags
+from grukit.cells.spec import CellSpec
 
 
 def gru_family_spec(name: str, reset_after: bool) -> CellSpec:
     """The CellSpec of ``gru``, ``gru1``, ``gru2`` or ``gru3`` (layout in the module doc)."""
-    gates_read_input = name == "gru"
-    gates_read_state = name in ("gru", "gru1", "gru2")
-    gate_bias_in_hh = name in ("gru1", "gru3") or (name == "gru" and reset_after)
+    flags = gru_family_flags(name, reset_after)
+    gates_read_input, gates_read_state = flags["gates_read_input"], flags["gates_read_state"]
+    gate_bias_in_hh = flags["gate_bias_in_hh"]
     gate_bias_in_ih = name == "gru"
     candidate = "n" if reset_after else ""
     return CellSpec(
@@ -126,13 +65,7 @@ def gru_family_spec(name: str, reset_after: bool) -> CellSpec:
         bias_hh_gates=("rz" if gate_bias_in_hh else "") + candidate,
         update_gate="z",
         update_keeps=True,
-        step=functools.partial(
-            gated_step,
-            gates_read_input=gates_read_input,
-            gates_read_state=gates_read_state,
-            gate_bias_in_hh=gate_bias_in_hh,
-            reset_after=reset_after,
-        ),
+        step=functools.partial(gated_step, **flags),
         equations=_EQUATIONS[name]
         + (
             "n = tanh(W_in x + b_in + r*(W_hn h + b_hn)); "

@@ -28,15 +28,8 @@ import functools
 import torch
 from torch import Tensor
 
-from grukit.cells.spec import (
-    NORM_EPS,
-    CellSpec,
-    Linear,
-    Params,
-    layer_norm_blocks,
-    recurrent_input,
-    recurrent_matmul,
-)
+from grukit.cells.equations import recurrent_input, recurrent_matmul
+from grukit.cells.spec import NORM_EPS, CellSpec, Linear, Params, layer_norm_blocks
 
 BATCH_NORM_MOMENTUM = 0.1
 NORMS = ("batch", "layer")

@@ -16,7 +16,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from grukit.cells.spec import CellSpec, Params, recurrent_input, recurrent_matmul
+from grukit.cells.equations import recurrent_input, recurrent_matmul
+from grukit.cells.spec import CellSpec, Params
 
 
 def mgu_step(gi: Tensor, h: Tensor, params: Params, record: dict | None = None) -> Tensor:

@@ -72,29 +72,12 @@ NORM_EPS = 1e-5
 REGULARISER_ROLES = ("recurrent_mask", "zoneout")
 
 
-def recurrent_input(h: Tensor, params: Params) -> Tensor:
-    """The state the recurrent matmuls read: ``h``, or ``m (.) h`` with recurrent dropout."""
-    mask = params.get("recurrent_mask")
-    return h if mask is None else h * mask
-
-
 def layer_norm_blocks(a: Tensor, width: int) -> Tensor:
     """(a - mu) / sqrt(var + eps) over each block of ``width`` features of the last axis
     (one block per gate), without scale or shift."""
     # torch's fused layer norm: one pass forward and backward, not six.
     blocks = a.unflatten(-1, (-1, width))
     return torch.nn.functional.layer_norm(blocks, (width,), eps=NORM_EPS).flatten(-2)
-
-
-def recurrent_matmul(params: Params, inputs: Tensor, rows: slice) -> Tensor:
-    """``inputs W_hh[rows]^T``: the recurrent projection of the gates in ``rows``; with
-    ``norm_weight_hh`` (layer norm), each gate's block normalised and scaled,
-    ``g (.) LN(inputs W^T)`` (Ba et al. 2016)."""
-    out = inputs @ params["weight_hh"][rows].T
-    gain = params.get("norm_weight_hh")
-    if gain is None:
-        return out
-    return layer_norm_blocks(out, inputs.shape[-1]) * gain[rows]
 
 
 def layer_normalised_projection(

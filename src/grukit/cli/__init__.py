@@ -1,6 +1,6 @@
 """``grukit <command>``: one module per sub-command, each with ``add_arguments`` and
-``run``; they parse options and print, the work is done by ``grukit.tasks.runner``,
-``grukit.experiments``, ``grukit.inference``, ``grukit.generation`` and
+``run``; they parse options and print, the work is done by ``grukit.run``,
+``grukit.experiments``, ``grukit.inference`` and
 ``grukit.analysis``. Only the module of the command given is imported (``grukit generate``
 of a NumPy-steppable model never imports torch, whose import alone takes 1-2 s)."""
 

@@ -24,25 +24,10 @@ HELP = "gradient decay over time (gradients) and gate heat maps of a checkpoint 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     kinds = parser.add_subparsers(dest="analysis", required=True, metavar="ANALYSIS")
     gradients = kinds.add_parser("gradients", help="dLoss/dh_t against the distance from the loss")
-    gradients.add_argument("--seq-len", type=int, default=200, help="T (default: 200)")
-    gradients.add_argument(
-        "--models",
-        default="rnn,lstm,gru,gru+chrono,gru1,gru2,gru3,mgu,ligru,mingru",
-        help="comma-separated; NAME+chrono: chrono init with t_max = --seq-len "
-        "(default: rnn, lstm, every grukit variant and gru+chrono)",
-    )
-    gradients.add_argument(
-        "--hidden", type=int, default=64, help="GRU width setting the budget (default: 64)"
-    )
-    gradients.add_argument(
-        "--epochs", type=int, default=3, help="training epochs per model (default: 3)"
-    )
-    gradients.add_argument(
-        "--train-size", type=int, default=5000, help="training sequences (default: 5000)"
-    )
-    gradients.add_argument("--batch", type=int, default=64, help="sequences measured (default: 64)")
-    gradients.add_argument("--seed", type=int, default=0, help="(default: 0)")
-    gradients.add_argument("--out", default="runs/gradients", help="(default: runs/gradients)")
+    from grukit.config import add_arguments as add_options
+    from grukit.experiments.gradients import GradientStudy
+
+    add_options(gradients, GradientStudy, title="the study")
     gates = kinds.add_parser("gates", help="gate heat maps over one sequence")
     gates.add_argument("checkpoint", help="a checkpoint folder of a grukit-variant model")
     gates.add_argument("--split", default="test", choices=["train", "valid", "test"])
@@ -55,18 +40,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def analyze_gradients(args: argparse.Namespace) -> int:
+    from grukit.config import build
     from grukit.experiments.gradients import GradientStudy, run_study
 
-    study = GradientStudy(
-        seq_len=args.seq_len,
-        models=tuple(token.strip() for token in args.models.split(",") if token.strip()),
-        hidden=args.hidden,
-        epochs=args.epochs,
-        train_size=args.train_size,
-        batch=args.batch,
-        seed=args.seed,
-        out=args.out,
-    )
+    study = build(GradientStudy, vars(args))
     written = run_study(study)
     for stage, table in written["tables"].items():
         print(f"\n{stage}:\n{table}")
@@ -79,7 +56,7 @@ def analyze_gates(args: argparse.Namespace) -> int:
 
     from grukit.analysis.gates import describe, gate_maps, plot_gate_maps
     from grukit.layers import GRU
-    from grukit.tasks.runner import load_checkpoint_model
+    from grukit.run.evaluation import load_checkpoint_model
 
     task, model, state = load_checkpoint_model(args.checkpoint)
     if not isinstance(model.recurrent, GRU):

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from grukit.tasks.runner import evaluate_checkpoint
+    from grukit.run.evaluation import evaluate_checkpoint
 
     result = evaluate_checkpoint(args.checkpoint, args.split)
     scores = ", ".join(f"{name.upper()} {value:.4g}" for name, value in result["scores"].items())

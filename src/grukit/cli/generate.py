@@ -9,7 +9,7 @@ starts a new line. Temperature, then top-k, then top-p (nucleus) shape each step
 distribution; a temperature of 1e-4 or less is greedy decoding (the argmax). Without
 --seed a random one is used and said on stderr, so a text can be drawn again.
 
-A gru, LSTM or tanh-RNN model is stepped in NumPy (``grukit.numpy_lm``): torch is not
+A gru, LSTM or tanh-RNN model is stepped in NumPy (``grukit.inference.numpy_engine``): torch is not
 imported, and the first token comes well within a second of the start; other models go
 through torch (``--engine`` chooses; both give the same text for a seed).
 """
@@ -25,20 +25,13 @@ HELP = "sample text from a language-model checkpoint"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from grukit.config import add_arguments as add_options
+    from grukit.inference.sampling import GenerationConfig
+
     parser.add_argument("checkpoint", help="a checkpoint folder (a run's best/ or last/)")
     parser.add_argument("--prompt", default="", help="text to continue (default: none)")
-    parser.add_argument("--tokens", type=int, default=200, help="tokens to sample (default 200)")
-    parser.add_argument(
-        "--temperature",
-        type=float,
-        default=1.0,
-        help="> 0; below 1 sharper, above 1 flatter; <= 1e-4: greedy (default 1)",
-    )
-    parser.add_argument("--top-k", type=int, help="sample among the K most probable tokens")
-    parser.add_argument(
-        "--top-p", type=float, help="sample among the fewest tokens holding probability P"
-    )
-    parser.add_argument("--seed", type=int, help="random seed (default: a random one, printed)")
+    # num_beams and length_penalty are for search decoders; a language model samples.
+    add_options(parser, GenerationConfig, skip=("num_beams", "length_penalty"))
     parser.add_argument(
         "--engine",
         choices=("auto", "numpy", "torch"),
@@ -49,19 +42,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from grukit.generation import check_generation, load_generator
+    from grukit.config import build
+    from grukit.inference.registry import load
+    from grukit.inference.sampling import GenerationConfig
 
-    check_generation(args.tokens, args.temperature, args.top_k, args.top_p)
-    generator = load_generator(args.checkpoint, args.engine)
-    seed = random.SystemRandom().randrange(2**31) if args.seed is None else args.seed
+    config = build(GenerationConfig, vars(args))
+    generator = load(args.checkpoint, command="generate", engine=args.engine)
+    if config.seed is None:
+        config = config.updated(seed=random.SystemRandom().randrange(2**31))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pieces = generator.stream(
-            args.prompt, args.tokens, args.temperature, args.top_k, args.top_p, seed
-        )
+        pieces = generator.stream(args.prompt, config)
     for warning in caught:  # a prompt's left-out characters
         print(f"grukit generate: {warning.message}", file=sys.stderr)
     if args.seed is None:
+        seed = config.seed
         print(f"grukit generate: seed {seed} (--seed {seed} draws it again)", file=sys.stderr)
     text = generator.prompt_text(args.prompt)
     sys.stdout.write(text)

@@ -39,7 +39,7 @@ def task_in(argv: list[str] | None) -> tuple[str, bool]:
     ``--help`` and the parser show that task's own options: ``--task``, else the config
     file's ``task``, else the task of the run ``--resume`` continues, else the default."""
     from grukit.config import read_config_file
-    from grukit.tasks.runner import DEFAULT_TASK, holds_run, saved_run_options
+    from grukit.run.options import DEFAULT_TASK, holds_run, saved_run_options
 
     argv = argv or []
     named = word_after(argv, "--task")
@@ -65,8 +65,8 @@ def task_in(argv: list[str] | None) -> tuple[str, bool]:
 def add_arguments(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> None:
     from grukit.config import add_arguments as add_fields
     from grukit.models import ModelConfig
+    from grukit.run.options import DEFAULT_TASK, task_class
     from grukit.tasks import TASKS
-    from grukit.tasks.runner import DEFAULT_TASK, task_class
     from grukit.train.config import TrainConfig
 
     name, named = task_in(argv)
@@ -105,7 +105,7 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str] | None = None
 
 
 def run(args: argparse.Namespace) -> int:
-    from grukit.tasks.runner import train_task
+    from grukit.run.training import train_task
 
     options = {
         key: value

@@ -103,3 +103,36 @@ def anchored_features(scaled: np.ndarray, anchor: int) -> np.ndarray:
         lagged[anchor:] = scaled[anchor:] - scaled[:-anchor]
         features.append(lagged)
     return np.stack(features, axis=-1)
+
+
+def read_values(path) -> list[float]:
+    """A column of numbers from a file: one per line, or a .csv's 'value' column (else its
+    last one). A .csv's first line is a header when the chosen cell of it is not a number;
+    a header-less file keeps its first value."""
+    import csv
+    from pathlib import Path
+
+    path = Path(path)
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    cells = lines
+    if path.suffix == ".csv" and lines:
+        rows = [next(csv.reader([line])) for line in lines]
+        header = rows[0]
+        column = header.index("value") if "value" in header else len(header) - 1
+        cells = [row[column] if column < len(row) else "" for row in rows]
+        if not _is_number(cells[0]):
+            cells = cells[1:]
+    try:
+        return [float(cell) for cell in cells]
+    except ValueError as error:
+        raise ValueError(
+            f"data: {path.name!r} holds a value that is not a number ({error})"
+        ) from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -75,3 +75,19 @@ def pad_ids(sequences: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
     """[(T_i,) int ids, ...] -> ids (max T_i, B) int64 padded with PAD, lengths (B,)."""
     ids, lengths = pad_sequences([np.asarray(s)[:, None] for s in sequences], torch.int64)
     return ids[..., 0], lengths
+
+
+def read_texts(path) -> list[str]:
+    """The texts of a file: one per non-blank line of a .txt file, or a .csv's 'text'
+    column."""
+    import csv
+    from pathlib import Path
+
+    path = Path(path)
+    if path.suffix == ".csv":
+        with path.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        if not rows or "text" not in rows[0]:
+            raise ValueError(f"data: {path.name!r} has no 'text' column")
+        return [row["text"] for row in rows]
+    return [line for line in path.read_text().splitlines() if line.strip()]

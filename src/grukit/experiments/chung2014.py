@@ -23,8 +23,9 @@ from pathlib import Path
 from grukit.data.music import KEYS, independent_bernoulli_nll
 from grukit.models import ModelConfig
 from grukit.models.recurrent import hidden_for_budget, parameter_count
+from grukit.run.options import RunConfig
+from grukit.run.training import run_training
 from grukit.tasks.music.next_step import DataConfig, load_splits
-from grukit.tasks.runner import RunConfig, run_training
 from grukit.train import RunMismatch
 from grukit.train.config import TrainConfig
 from grukit.train.plots import plot_learning_curves

@@ -16,9 +16,12 @@ from pathlib import Path
 import torch
 
 from grukit.analysis.gradients import decay_table, plot_gradient_decay, state_gradient_norms
+from grukit.config import option
 from grukit.models import MODELS, ModelConfig
 from grukit.models.recurrent import hidden_for_budget, parameter_count
-from grukit.tasks.runner import RunConfig, load_checkpoint_model, run_training
+from grukit.run.evaluation import load_checkpoint_model
+from grukit.run.options import RunConfig
+from grukit.run.training import run_training
 from grukit.tasks.synthetic.adding import AddingTask, DataConfig
 from grukit.train.config import TrainConfig
 
@@ -39,17 +42,22 @@ DEFAULT_MODELS = (
 
 @dataclass
 class GradientStudy:
-    """The study's options; a model name may end in ``+chrono`` (chrono initialisation
-    with t_max = seq_len)."""
+    """The gradient study's options."""
 
-    seq_len: int = 200
-    models: tuple[str, ...] = DEFAULT_MODELS
-    hidden: int = 64  # the GRU width that sets the parameter budget
-    epochs: int = 3
-    train_size: int = 5000
-    batch: int = 64  # sequences measured
-    seed: int = 0
-    out: str = "runs/gradients"
+    # grukit analyze gradients makes its flags from these fields.
+
+    seq_len: int = option(200, "T, the adding problem's length")
+    models: tuple[str, ...] = option(
+        DEFAULT_MODELS,
+        "comma-separated; NAME+chrono: chrono init with t_max = --seq-len (default: rnn, "
+        "lstm, every grukit variant and gru+chrono)",
+    )
+    hidden: int = option(64, "GRU width setting the parameter budget")
+    epochs: int = option(3, "training epochs per model")
+    train_size: int = option(5000, "training sequences")
+    batch: int = option(64, "sequences measured")
+    seed: int = option(0, "random seed of the data and the models")
+    out: str = option("runs/gradients", "the study's folder")
 
     def __post_init__(self) -> None:
         for token in self.models:

@@ -4,6 +4,7 @@ same models and options."""
 
 from __future__ import annotations
 
+import inspect
 import itertools
 from dataclasses import asdict, dataclass
 
@@ -11,22 +12,30 @@ import torch
 from torch import nn
 
 from grukit.cells import RESET_GATED, VARIANTS, cell_spec
-from grukit.config import option, require_at_least
+from grukit.config import build, option, require_at_least, require_non_negative
 from grukit.layers import GRU
 from grukit.layers.checks import check_init
-from grukit.models.heads import PooledReadout, StepReadout, check_pooling
+from grukit.models.sequence import PooledReadout, StepReadout, check_pooling
 
 MODELS = ("rnn", "lstm", *VARIANTS)
 HEADS = ("step", "pooled")
+# The grukit layer's regularisers that ModelConfig offers; torch's layers have none. Their
+# defaults are the layer's own (read from its signature, so they cannot drift apart).
+REGULARISERS = (
+    "norm",
+    "input_dropout",
+    "dropout_mode",
+    "recurrent_dropout",
+    "zoneout",
+    "weight_dropout",
+)
 REGULARISER_DEFAULTS = {
-    "norm": None,
-    "input_dropout": 0.0,
-    "dropout_mode": "step",
-    "recurrent_dropout": 0.0,
-    "zoneout": 0.0,
-    "weight_dropout": 0.0,
+    name: inspect.signature(GRU.__init__).parameters[name].default for name in REGULARISERS
 }
-REGULARISERS = tuple(REGULARISER_DEFAULTS)
+# Options of models that read token ids (an embedding) and of language models (a per-step
+# read-out over tokens); grukit before 0.2 kept them among the task's data options.
+TOKEN_OPTIONS = ("embedding",)
+LANGUAGE_MODEL_OPTIONS = ("tie", "word_dropout", "activation_penalty", "temporal_penalty")
 # Model options that change what the weights mean: two models that differ in one of them
 # may still have tensors of the same shapes (reset before or after the matmul, say).
 ARCHITECTURE_OPTIONS = ("model", "reset_after", "bidirectional", "pooling", "norm")
@@ -53,22 +62,50 @@ class ModelConfig:
         "last", "sequence-level tasks: the state after each sequence's last step, or mean"
     )
     norm: str | None = option(
-        None,
+        REGULARISER_DEFAULTS["norm"],
         "ligru: batch (default) or layer on its input projection; gru family and mgu: layer "
         "(input and recurrent projections)",
     )
-    input_dropout: float = option(0.0, "grukit variants: dropout on the first layer's input")
+    input_dropout: float = option(
+        REGULARISER_DEFAULTS["input_dropout"], "grukit variants: dropout on the first layer's input"
+    )
     dropout_mode: str = option(
-        "step",
+        REGULARISER_DEFAULTS["dropout_mode"],
         "grukit variants: step (a new dropout mask each step) or locked (one per sequence), "
         "for every dropout of the model (layers, embedding, per-step read-out)",
     )
     recurrent_dropout: float = option(
-        0.0, "grukit variants: variational dropout on the state the recurrent matmuls read"
+        REGULARISER_DEFAULTS["recurrent_dropout"],
+        "grukit variants: variational dropout on the state the recurrent matmuls read",
     )
-    zoneout: float = option(0.0, "grukit variants: chance a unit keeps its old state each step")
+    zoneout: float = option(
+        REGULARISER_DEFAULTS["zoneout"],
+        "grukit variants: chance a unit keeps its old state each step",
+    )
     weight_dropout: float = option(
-        0.0, "grukit variants: DropConnect on the recurrent weights, one mask per batch"
+        REGULARISER_DEFAULTS["weight_dropout"],
+        "grukit variants: DropConnect on the recurrent weights, one mask per batch",
+    )
+    embedding: int = option(0, "token inputs: embedding size; 0 = the hidden size")
+    tie: bool = option(
+        True,
+        "language models: the read-out's weights are the embedding's (one tensor; the "
+        "embedding must be the last layer's width)",
+    )
+    word_dropout: float = option(
+        0.0,
+        "language models: chance a word's whole embedding row is dropped for a batch "
+        "(AWD-LSTM: 0.1)",
+    )
+    activation_penalty: float = option(
+        0.0,
+        "language models: alpha, training loss + alpha mean(dropout(h)^2), last layer "
+        "(AWD-LSTM: 2)",
+    )
+    temporal_penalty: float = option(
+        0.0,
+        "language models: beta, training loss + beta mean((h_t - h_t-1)^2), last layer "
+        "(AWD-LSTM: 1)",
     )
 
     def __post_init__(self) -> None:
@@ -79,6 +116,11 @@ class ModelConfig:
             raise ValueError(f"dropout: got {self.dropout}, wanted a number in [0, 1]")
         check_pooling(self.pooling)
         check_init(self.init, self.t_max)
+        require_at_least(self, 0, "embedding")
+        if not 0 <= self.word_dropout < 1:
+            raise ValueError(f"word_dropout: got {self.word_dropout}, wanted a number in [0, 1)")
+        require_non_negative(self, "activation_penalty", "temporal_penalty")
+
         if self.init == "chrono" and self.model == "rnn":
             raise ValueError("init: got 'chrono' for model 'rnn', which has no gates")
         if self.model in ("lstm", "rnn"):
@@ -104,6 +146,18 @@ class ModelConfig:
         ]
 
 
+def saved_model_config(run_config: dict) -> ModelConfig:
+    """The ModelConfig of a saved run config (config.json, or a checkpoint's ``config``):
+    options a grukit before 0.2 kept among the data options (the embedding's size, tying,
+    word dropout, AR and TAR) are read from there when the model section lacks them."""
+    values = dict(run_config.get("model") or {})
+    data = run_config.get("data") or {}
+    for name in TOKEN_OPTIONS + LANGUAGE_MODEL_OPTIONS:
+        if name not in values and name in data:
+            values[name] = data[name]
+    return build(ModelConfig, values)
+
+
 def architecture(model_config: dict) -> dict:
     """A model config's ``ARCHITECTURE_OPTIONS``, ``reset_after`` resolved as the layer
     resolves it (None = the variant's default), so that equal models compare equal. Reads
@@ -124,31 +178,32 @@ def build_model(
     causal: bool = True,
     tie_readout: bool = False,
 ) -> nn.Module:
-    """The model most tasks need: (an embedding of ``vocabulary_size`` token ids into
-    ``input_size`` features, id 0 the padding,) the recurrent layer ``config`` names, and a
-    read-out to ``outputs`` per step (``head="step"``; ``causal``: see StepReadout) or per
-    sequence (``head="pooled"``, ``config.pooling``). ``tie_readout``: the step read-out's
-    weight is the embedding's (a tied language model), one tensor under both names."""
+    """The task model ``config`` names, for a task of the given shape (what a task's
+    ``model_shape`` gives and a checkpoint keeps): the recurrent layer, and a read-out to
+    ``outputs`` per step (``head="step"``; ``causal``: see StepReadout) or per sequence
+    (``head="pooled"``, ``config.pooling``). With ``vocabulary_size`` the inputs are token
+    ids, embedded into ``input_size`` features: a per-step model over tokens is a language
+    model (``grukit.models.language``; ``tie_readout``: its read-out's weight is the
+    embedding's), a pooled one a text classifier whose id 0 is padding. Every task model,
+    in training and read back from a checkpoint, is built here."""
     if head not in HEADS:
         raise ValueError(f"head: got {head!r}, wanted one of {', '.join(HEADS)}")
+    if head == "step" and vocabulary_size:
+        from grukit.models.language import build_language_model
+
+        return build_language_model(config, vocabulary_size, input_size, tie=tie_readout)
     recurrent = build_recurrent(config, input_size)
     embedding = None
     if vocabulary_size:
         embedding = nn.Embedding(vocabulary_size, input_size, padding_idx=0)
     if head == "step":
-        model = StepReadout(
+        return StepReadout(
             recurrent,
             outputs,
             config.dropout,
-            embedding,
             causal=causal,
             dropout_mode=config.dropout_mode,
         )
-        if tie_readout:
-            if embedding is None:
-                raise ValueError("tie_readout: wanted a vocabulary_size (an embedding to tie)")
-            model.readout.weight = model.embedding.weight
-        return model
     return PooledReadout(recurrent, outputs, config.pooling, config.dropout, embedding)
 
 

@@ -1,6 +1,6 @@
 """Tasks: data + model + loss + metrics + report for the trainer, grouped by family
 (``synthetic``, ``music``, ``classification``, ``forecasting``); the protocol every task
-follows is ``grukit.tasks.base.Task``, and ``runner`` trains and scores any of them."""
+follows is ``grukit.tasks.base.Task``, and ``grukit.run`` trains and scores any of them."""
 
 TASKS = {
     "music": "grukit.tasks.music.next_step:MusicTask",

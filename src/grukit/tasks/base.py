@@ -1,4 +1,4 @@
-"""The task protocol: what a task gives the trainer, the runner and the command line.
+"""The task protocol: what a task gives the trainer, the run layer and the command line.
 
 A task is a class derived from :class:`Task`, registered by name in ``grukit.tasks.TASKS``
 ("name": "module:Class"; the module is imported only when the task is used, so a task's
@@ -12,7 +12,8 @@ optional data package is needed only by that task). The class declares
 - ``metric`` (the loss's short name, e.g. "nll") and ``metric_label`` (its axis label);
   ``plot_log_scale`` and ``trivial_loss`` for the learning-curve plot;
 
-and an instance has ``title``, ``input_size`` and ``outputs``, and
+and an instance has ``title``, ``input_size`` (features per step; a task of token ids
+sets ``vocabulary_size`` instead) and ``outputs``, and
 
 - ``batches(split, batch_size, *, shuffle, seed, bucket)``: the batches of "train",
   "valid" or "test", in an order fixed by ``seed``; a batch is (inputs, targets, lengths)
@@ -20,10 +21,12 @@ and an instance has ``title``, ``input_size`` and ``outputs``, and
 - ``criterion(outputs, targets, lengths) -> (sum, count)``: the summed loss of a batch
   and the number of elements it sums over (the trainer minimises sum / count); the
   shared ``loss(model, batch)`` runs the model and calls it;
-- ``build_model(model_config) -> nn.Module``: by default ``grukit.models.build_model``
-  with the task's ``head`` ("step" or "pooled"), ``causal`` and ``vocabulary_size``; a
-  task that needs another model (an encoder-decoder, tied embeddings) overrides it. The
-  model follows ``forward(inputs, lengths, state) -> (outputs, state)``;
+- ``model_shape(model_config) -> dict``: the arguments ``grukit.models.build_model``
+  takes besides the ModelConfig (inputs, outputs, ``head`` "step" or "pooled",
+  ``causal``, ``vocabulary_size``), saved with every checkpoint; ``build_model`` (not to
+  be overridden) builds the model from them, so that training and every reader of a
+  checkpoint build it one way. The model follows ``forward(inputs, lengths, state) ->
+  (outputs, state)``;
 - ``scores(model, split) -> dict``: further metrics (accuracy, errors in the data's
   units); default none; ``scores_from_loss(loss) -> dict``: metrics that are functions of
   the split's mean loss (perplexity), without another pass over it; default none;
@@ -85,6 +88,7 @@ class Task:
     plot_log_scale: ClassVar[bool] = False
     # The splits a finished run scores its best checkpoint on (result.json).
     result_splits: ClassVar[tuple[str, ...]] = SPLITS
+    token_inputs: ClassVar[bool] = False  # inputs are token ids (an embedding reads them)
     vocabulary_size: int | None = None  # token-id inputs: the embedding's rows
     title: str
     input_size: int
@@ -99,10 +103,16 @@ class Task:
     @classmethod
     def ignored_model_options(cls) -> tuple[str, ...]:
         """ModelConfig options this task's model does not read (left out of its --help):
-        pooling for a per-step model, and bidirectional where it predicts later steps."""
+        pooling for a per-step model, bidirectional where it predicts later steps, the
+        embedding's options without token inputs, a language model's options elsewhere."""
+        from grukit.models.recurrent import LANGUAGE_MODEL_OPTIONS, TOKEN_OPTIONS
+
+        ignored = () if cls.token_inputs else TOKEN_OPTIONS
+        if not (cls.token_inputs and cls.head == "step"):
+            ignored += LANGUAGE_MODEL_OPTIONS
         if cls.head != "step":
-            return ()
-        return ("pooling", "bidirectional") if cls.causal else ("pooling",)
+            return ignored
+        return (*ignored, "pooling", "bidirectional") if cls.causal else (*ignored, "pooling")
 
     @classmethod
     def from_config(cls, data) -> Task:
@@ -125,17 +135,12 @@ class Task:
         return self.criterion(outputs, targets, lengths)
 
     def build_model(self, config) -> nn.Module:
-        """The model ``config`` (a ``grukit.models.ModelConfig``) names, for this task."""
+        """The model ``config`` (a ``grukit.models.ModelConfig``) names, for this task:
+        ``grukit.models.build_model`` with this task's ``model_shape``, the one function
+        that also rebuilds it from a checkpoint."""
         from grukit.models import build_model
 
-        return build_model(
-            config,
-            self.input_size,
-            self.outputs,
-            head=self.head,
-            vocabulary_size=self.vocabulary_size,
-            causal=self.causal,
-        )
+        return build_model(config, **self.model_shape(config))
 
     def scores(self, model: nn.Module, split: str) -> dict:
         return {}
@@ -156,16 +161,23 @@ class Task:
         is not offered for this task. ``kind`` names the input format."""
         return {}
 
-    def model_shape(self) -> dict:
-        """The arguments besides the ModelConfig that ``grukit.models.build_model`` needs to
-        rebuild this task's model without its data."""
-        return {
-            "input_size": self.input_size,
+    def model_shape(self, config) -> dict:
+        """What ``grukit.models.build_model`` needs besides the ModelConfig ``config`` to
+        build this task's model without its data (saved with every checkpoint): inputs,
+        outputs, head; for token ids the vocabulary and the embedding's size (``config``'s
+        ``embedding``, 0 = its hidden size), and whether a language model's read-out is
+        tied to it."""
+        tokens = bool(self.vocabulary_size)
+        shape = {
+            "input_size": (config.embedding or config.hidden) if tokens else self.input_size,
             "outputs": self.outputs,
             "head": self.head,
             "vocabulary_size": self.vocabulary_size,
             "causal": self.causal,
         }
+        if tokens and self.head == "step":
+            shape["tie_readout"] = config.tie
+        return shape
 
     def outputs_of(self, model: nn.Module, split: str, batch_size: int = 256) -> Iterator:
         """(outputs, targets, lengths) of every batch of a split, in order, in eval mode

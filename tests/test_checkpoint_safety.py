@@ -13,14 +13,19 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from grukit.train import CheckpointError, read_checkpoint
-from grukit.train.checkpoint import check_resumable, save_checkpoint, settle_checkpoint
+from grukit.checkpoint import (
+    CheckpointError,
+    check_resumable,
+    read_checkpoint,
+    save_checkpoint,
+    settle_checkpoint,
+)
 
 SAVE = textwrap.dedent(
     """
     import os, pathlib, sys, torch
     import safetensors.torch
-    from grukit.train import checkpoint
+    from grukit import checkpoint
 
     path, point = pathlib.Path(sys.argv[1]), sys.argv[2]
     if point == "writing tensors":  # half the file on disk, then killed

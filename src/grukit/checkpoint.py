@@ -207,22 +207,27 @@ def settle_checkpoint(path: str | Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def read_checkpoint(
-    path: str | Path, *, framework: str = "pt", prefix: str = ""
-) -> tuple[dict, dict]:
-    """(tensors, state) of a checkpoint folder; CheckpointError if it cannot be read.
+def checkpoint_folder(path: str | Path) -> tuple[Path, str | None]:
+    """(the checkpoint folder ``path`` names, a note or None): a run folder, which holds
+    ``best/`` but is no checkpoint itself, stands for its best checkpoint, and the note
+    says so."""
+    path = Path(path)
+    if not (path / STATE).is_file() and (path / "best").is_dir():
+        return path / "best", f"checkpoint: {path} is a run folder; reading its best/"
+    return path, None
 
-    ``framework``: "pt" gives torch tensors, "np" NumPy arrays (no torch imported);
-    ``prefix``: only the tensors whose names start with it are read ("model.": the weights
-    without the optimizer's state, a third of a checkpoint saved with Adam's)."""
+
+def read_state(path: str | Path) -> dict:
+    """The state.json of a checkpoint folder, checked (its format, the types of its parts,
+    every tensor it lists present in the tensor file) without reading any tensor;
+    CheckpointError saying what is wrong."""
     path = Path(path)
     settle_checkpoint(path)
     if not (path / TENSORS).is_file() or not (path / STATE).is_file():
         raise CheckpointError(f"checkpoint: {str(path)!r} is not a grukit checkpoint folder")
     try:
-        with safe_open(str(path / TENSORS), framework=framework) as handle:
+        with safe_open(str(path / TENSORS), framework="np") as handle:
             names = set(handle.keys())
-            tensors = {name: handle.get_tensor(name) for name in names if name.startswith(prefix)}
         state = json.loads((path / STATE).read_text())
     except Exception as error:  # safetensors and json raise several kinds
         raise CheckpointError(f"checkpoint: {str(path)!r} is damaged ({error})") from error
@@ -245,6 +250,26 @@ def read_checkpoint(
             f"checkpoint: {str(path)!r} is incomplete: {len(missing)} of the tensors it was "
             f"written with are missing ({', '.join(missing[:4])})"
         )
+    return state
+
+
+def read_checkpoint(
+    path: str | Path, *, framework: str = "pt", prefix: str = ""
+) -> tuple[dict, dict]:
+    """(tensors, state) of a checkpoint folder; CheckpointError if it cannot be read.
+
+    ``framework``: "pt" gives torch tensors, "np" NumPy arrays (no torch imported);
+    ``prefix``: only the tensors whose names start with it are read ("model.": the weights
+    without the optimizer's state, a third of a checkpoint saved with Adam's)."""
+    path = Path(path)
+    state = read_state(path)
+    try:
+        with safe_open(str(path / TENSORS), framework=framework) as handle:
+            tensors = {
+                name: handle.get_tensor(name) for name in handle.keys() if name.startswith(prefix)
+            }
+    except Exception as error:
+        raise CheckpointError(f"checkpoint: {str(path)!r} is damaged ({error})") from error
     return tensors, state
 
 

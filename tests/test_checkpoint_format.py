@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from grukit.checkpoint import FORMAT_VERSION, CheckpointError, read_checkpoint
 from grukit.cli import main
-from grukit.tasks.runner import evaluate_checkpoint
-from grukit.train import CheckpointError, read_checkpoint
-from grukit.train.checkpoint import FORMAT_VERSION
+from grukit.run.evaluation import evaluate_checkpoint
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checkpoint_v1"
+FIXTURES = Path(__file__).resolve().parents[0] / "fixtures" / "checkpoint_v1"
 # Scores the code that wrote the fixtures gave them (adding T=6, 5 units; JSB slice, 4).
 WRITTEN_SCORES = {
     ("adding", "valid"): 0.315990686416626,
@@ -68,3 +67,41 @@ def test_a_format_1_run_with_weight_decay_is_refused_clearly(tmp_path, capsys):
     assert "saved an optimizer of 1 parameter group(s), this grukit makes 2" in (
         capsys.readouterr().err
     )
+
+
+V3 = FIXTURES.parent / "checkpoint_v3"
+V3_EXPECTED = json.loads((V3 / "expected.json").read_text())
+
+
+@pytest.mark.parametrize("name", ["vowels", "sentiment", "sunspots"])
+def test_a_grukit_0_1_predictor_predicts_as_when_it_was_written(name):
+    import numpy as np
+
+    import grukit
+
+    expected = V3_EXPECTED[name]
+    predictor = grukit.load(V3 / name)
+    if name == "vowels":
+        inputs = [np.array(frames) for frames in expected["inputs"]]
+    else:
+        inputs = expected["inputs"]
+    predicted = predictor.predict(inputs)
+    key = "forecast" if name == "sunspots" else "probabilities"
+    np.testing.assert_allclose(predicted[key], expected[key], rtol=1e-5, atol=1e-7)
+
+
+def test_a_grukit_0_1_language_model_draws_the_same_text_on_both_engines():
+    import grukit
+
+    expected = V3_EXPECTED["lm"]
+    for engine, text in (("numpy", expected["text"]), ("torch", expected["torch_text"])):
+        generator = grukit.load(V3 / "lm", engine=engine)
+        assert generator.generate(expected["prompt"], tokens=40, seed=0) == text
+    model = grukit.load(V3 / "lm", engine="torch").model
+    assert model.readout.weight is model.embedding.weight  # tied, as trained
+
+
+@pytest.mark.parametrize("name", ["vowels", "sentiment", "sunspots", "lm"])
+def test_a_grukit_0_1_checkpoint_scores_as_when_it_was_written(name):
+    scores = evaluate_checkpoint(V3 / name, "valid")["scores"]
+    assert scores == pytest.approx(V3_EXPECTED[name]["eval"], rel=1e-6)

@@ -4,11 +4,11 @@ r"""A language-model checkpoint stepped one token at a time in NumPy, without to
 machine, NumPy 0.1 s). One step of a language model at batch 1 is a few matrix-vector
 products, so for the models below it runs here, in float32 like the torch model: the
 first token comes well within a second of the command's start (tokens per second against
-the fused torch path: ``benchmarks/generation.py``). ``grukit.generation`` picks this
-engine when :func:`unsupported` finds nothing against it, else the torch model's
+the fused torch path: ``benchmarks/generation.py``). ``grukit.inference.generation`` picks
+this engine when :func:`unsupported` finds nothing against it, else the torch model's
 ``step()``; both give the same logits (tested to 1e-5) and so, for a seed, the same text.
 
-Steppable here: a ``grukit train --task lm`` checkpoint (an embedding, a per-step read-out)
+Steppable here: a language-model checkpoint (an embedding, a per-step read-out)
 whose recurrent layers are unidirectional and one of
 
 - grukit's ``gru`` (Cho et al.'s fully gated unit), the reset gate after the recurrent
@@ -16,14 +16,13 @@ whose recurrent layers are unidirectional and one of
 - torch.nn.LSTM; torch.nn.RNN (tanh).
 
 Each layer's input x is the embedding row of the token (first layer) or the layer below's
-new state; h, c its state; weights in torch's layout, gate rows in order (r z n; i f g o);
-sigma the logistic function, (.) the elementwise product::
+new state; h, c its state; weights in torch's layout, gate rows in order (r z n; i f g o).
+A ``gru`` layer's step is grukit's own statement of it, ``grukit.cells.equations.
+gated_step`` (the function the reference runner calls on torch tensors), here on NumPy
+arrays from the input projection ``W_ih x + b_ih``. torch's LSTM and tanh RNN are not
+grukit cells: their equations, torch's, are restated here (sigma the logistic function,
+(.) the elementwise product), and the equality tests against torch hold them::
 
-    gru, reset after:   [a_r a_z a_n] = W_ih x + b_ih,  [c_r c_z c_n] = W_hh h + b_hh
-                        r = sigma(a_r + c_r), z = sigma(a_z + c_z), n = tanh(a_n + r (.) c_n)
-    gru, reset before:  [a_r a_z a_n] = W_ih x + b_ih (no b_hh)
-                        [r z] = sigma([a_r a_z] + W_h[rz] h), n = tanh(a_n + W_hn (r (.) h))
-    both:               h' = (1 - z) (.) n + z (.) h = n + z (.) (h - n)
     lstm:               [i f g o] = W_ih x + b_ih + W_hh h + b_hh
                         c' = sigma(f) (.) c + sigma(i) (.) tanh(g),  h' = sigma(o) (.) tanh(c')
     rnn:                h' = tanh(W_ih x + b_ih + W_hh h + b_hh)
@@ -36,6 +35,8 @@ Shapes: V vocabulary, E embedding, H hidden units; weight_ih (G H, E or H), weig
 from __future__ import annotations
 
 import numpy as np
+
+from grukit.cells.equations import gated_step, gru_family_flags, sigmoid
 
 # grukit's "gru" with reset_after unset resets after the matmul (grukit.cells.cell_spec);
 # the torch-vs-NumPy test on a default model would catch a change.
@@ -52,7 +53,7 @@ def unsupported(config: dict, model_shape: dict) -> str | None:
     state.json holds them (``config``, ``extra``)."""
     model = config.get("model") or {}
     name = model.get("model")
-    if config.get("task") != "lm" or model_shape.get("head") != "step":
+    if model_shape.get("head") != "step":
         return "no per-step read-out (not a language model)"
     if not model_shape.get("vocabulary_size"):
         return "no embedding"
@@ -67,11 +68,6 @@ def unsupported(config: dict, model_shape: dict) -> str | None:
     return None
 
 
-def _sigmoid(a: np.ndarray) -> np.ndarray:
-    # tanh form: no overflow warning for large |a|, and one ufunc
-    return 0.5 * np.tanh(0.5 * a) + 0.5
-
-
 class NumpyLanguageModel:
     """The weights of a language-model checkpoint and its step, in NumPy float32.
 
@@ -83,6 +79,7 @@ class NumpyLanguageModel:
         self.layers = int(model["layers"])
         reset_after = model.get("reset_after")
         self.reset_after = DEFAULT_RESET_AFTER if reset_after is None else bool(reset_after)
+        self.gru_flags = gru_family_flags("gru", self.reset_after)
 
         def weight(name: str) -> np.ndarray:
             if name not in weights:
@@ -132,17 +129,11 @@ class NumpyLanguageModel:
         if self.kind == "lstm":
             h, c = previous
             gates = a + self.weight_hh[k] @ h + self.bias_hh[k]
-            i, f, o = _sigmoid(gates[:H]), _sigmoid(gates[H : 2 * H]), _sigmoid(gates[3 * H :])
+            i, f, o = sigmoid(gates[:H]), sigmoid(gates[H : 2 * H]), sigmoid(gates[3 * H :])
             c = f * c + i * np.tanh(gates[2 * H : 3 * H])
             return o * np.tanh(c), c
         h = previous
         if self.kind == "rnn":
             return np.tanh(a + self.weight_hh[k] @ h + self.bias_hh[k])
-        if self.reset_after:
-            c = self.weight_hh[k] @ h + self.bias_hh[k]
-            r, z = np.split(_sigmoid(a[: 2 * H] + c[: 2 * H]), 2)
-            n = np.tanh(a[2 * H :] + r * c[2 * H :])
-        else:
-            r, z = np.split(_sigmoid(a[: 2 * H] + self.weight_hh[k][: 2 * H] @ h), 2)
-            n = np.tanh(a[2 * H :] + self.weight_hh[k][2 * H :] @ (r * h))
-        return n + z * (h - n)
+        params = {"weight_hh": self.weight_hh[k], "bias_hh": self.bias_hh[k]}
+        return gated_step(a[None], h[None], params, **self.gru_flags)[0]  # batch of one

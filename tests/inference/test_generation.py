@@ -1,28 +1,26 @@
-"""Text generation from a language-model checkpoint: the sampling rules on explicit logits
-(each kept set computed here independently), the state carried through ``step()`` equal
-to the model's full forward pass, seeds, greedy decoding, prompts, and ``grukit
-generate``'s output and errors."""
+"""Text generation from a language-model checkpoint: the state carried through ``step()``
+equal to the model's full forward pass on both engines, seeds, greedy decoding, prompts,
+and ``grukit generate``'s output and errors."""
 
 from __future__ import annotations
 
 import json
-import math
 import shutil
 
 import numpy as np
 import pytest
 import torch
 
+from grukit.checkpoint import CheckpointError
 from grukit.cli import main
 from grukit.data.corpora import EOS
-from grukit.generation import (
-    GREEDY_TEMPERATURE,
-    TextGenerator,
-    load_generator,
-    sample_token,
-    sampling_probabilities,
-)
-from grukit.train import CheckpointError
+from grukit.inference.generation import TextGenerator
+from grukit.inference.registry import load
+
+
+def load_generator(path, engine: str = "auto") -> TextGenerator:
+    """The generator ``grukit generate`` reads a checkpoint into."""
+    return load(path, command="generate", engine=engine)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -65,141 +63,6 @@ def char_model(runs):
     return load_generator(runs["char"])
 
 
-# --------------------------------------------------------------- the sampling rules
-
-
-def allowed_set(logits: np.ndarray, temperature: float, top_k, top_p) -> set[int]:
-    """The tokens the module docstring's rules keep, computed with NumPy."""
-    order = sorted(range(len(logits)), key=lambda i: (-logits[i], i))
-    if top_k is not None:
-        order = order[:top_k]
-    scaled = np.array([logits[i] for i in order], np.float64) / temperature
-    probabilities = np.exp(scaled - scaled.max())
-    probabilities /= probabilities.sum()
-    if top_p is None:
-        return set(order)
-    kept, mass = [], 0.0
-    for index, probability in zip(order, probabilities):
-        kept.append(index)
-        mass += probability
-        if mass >= top_p:
-            break
-    return set(kept)
-
-
-@pytest.mark.parametrize(
-    "size, scale, temperature, top_k, top_p",
-    [
-        (40, 2.0, 1.0, 5, None),
-        (40, 2.0, 1.0, None, 0.5),
-        (40, 2.0, 0.7, None, 0.9),
-        (40, 2.0, 1.3, 8, 0.6),
-        (40, 2.0, 1.0, 1, None),
-        (5000, 0.1, 1.0, None, 0.5),  # a flat nucleus of ~2,500 tokens: found in rounds
-        (5000, 3.0, 0.8, 300, 0.9),
-    ],
-)
-def test_top_k_and_top_p_never_sample_outside_their_set(size, scale, temperature, top_k, top_p):
-    rng = np.random.default_rng(0)
-    logits = (rng.standard_normal(size) * scale).astype(np.float32)
-    allowed = allowed_set(logits.astype(np.float64), temperature, top_k, top_p)
-    probabilities = sampling_probabilities(logits, temperature, top_k, top_p)
-    assert set(np.flatnonzero(probabilities).tolist()) == allowed
-    assert float(probabilities.sum()) == pytest.approx(1.0, abs=1e-12)
-    rows = np.broadcast_to(logits, (3000 if size < 100 else 200, size))
-    draws = set(sample_token(rows, temperature, top_k, top_p, rng).tolist())
-    assert draws <= allowed and (size > 100 or draws == allowed)  # all seen, if few
-    # within the set: p_i proportional to exp(z_i / T)
-    kept = sorted(allowed)
-    expected = torch.softmax(torch.from_numpy(logits).double()[kept] / temperature, -1)
-    np.testing.assert_allclose(probabilities[kept], expected.numpy(), rtol=1e-9, atol=0)
-    # a torch tensor of logits is read the same way
-    assert np.array_equal(
-        sampling_probabilities(torch.from_numpy(logits), temperature, top_k, top_p), probabilities
-    )
-
-
-def test_draws_follow_the_probabilities():
-    logits = np.array([0.0, 1.0, -1.0, 2.0, -40.0])
-    for top_p in (None, 0.8):
-        probabilities = sampling_probabilities(logits, 0.9, top_p=top_p)
-        draws = sample_token(np.broadcast_to(logits, (20000, 5)), 0.9, top_p=top_p, rng=1)
-        frequencies = np.bincount(draws, minlength=5) / len(draws)
-        np.testing.assert_allclose(frequencies, probabilities, rtol=0, atol=0.015)  # 4 sd
-        assert frequencies[4] == 0 or top_p is None
-
-
-def test_equal_logits_at_the_boundary_keep_the_lower_ids():
-    logits = np.array([1.0, 2.0, 2.0, 2.0, 0.0])
-    assert np.flatnonzero(sampling_probabilities(logits, top_k=2)).tolist() == [1, 2]
-    # p: each of the three holds ~0.3; two of them reach 0.5
-    assert np.flatnonzero(sampling_probabilities(logits, top_p=0.5)).tolist() == [1, 2]
-
-
-def test_temperature_is_a_softmax_of_scaled_logits_and_top_p_one_keeps_all():
-    logits = np.array([2.0, 1.0, -3.0, 0.5, -30.0])
-    for temperature in (0.25, 1.0, 4.0):
-        expected = torch.softmax(torch.from_numpy(logits) / temperature, -1).numpy()
-        for top_p in (None, 1.0):
-            got = sampling_probabilities(logits, temperature, top_p=top_p)
-            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
-    # the smallest set reaching p: 0.5 is reached by the top token alone at T=1 (p=0.61)
-    assert np.flatnonzero(sampling_probabilities(logits, 1.0, top_p=0.5)).tolist() == [0]
-    assert np.flatnonzero(sampling_probabilities(logits, 1.0, top_p=1e-9)).tolist() == [0]
-
-
-def test_tiny_temperature_is_the_argmax_and_draws_nothing():
-    logits = np.array([[0.1, 3.0, 3.0 - 1e-6, -1.0], [5.0, 5.0, 1.0, 0.0]], np.float32)
-    rng = np.random.default_rng(5)
-    before = rng.bit_generator.state
-    for temperature in (1e-6, GREEDY_TEMPERATURE):
-        assert sample_token(logits, temperature, rng=rng).tolist() == [1, 0]
-        assert sampling_probabilities(logits, temperature, top_k=3, top_p=0.2).tolist() == [
-            [0, 1, 0, 0],
-            [1, 0, 0, 0],  # equal maxima: the lower id
-        ]
-    assert rng.bit_generator.state == before
-
-
-def test_the_same_seed_gives_the_same_draws_whatever_the_global_generators():
-    logits = np.random.default_rng(0).standard_normal((3000, 10))
-    first = sample_token(logits, rng=3)
-    torch.manual_seed(99)
-    np.random.seed(99)
-    np.random.rand(100)
-    assert np.array_equal(sample_token(logits, rng=np.random.default_rng(3)), first)
-    assert not np.array_equal(sample_token(logits, rng=4), first)
-
-
-@pytest.mark.parametrize(
-    "options, message",
-    [
-        ({"temperature": 0}, "temperature: got 0"),
-        ({"temperature": -1.0}, "temperature: got -1.0"),
-        ({"temperature": math.inf}, "temperature: got inf"),
-        ({"temperature": math.nan}, "temperature: got nan"),
-        ({"top_k": 0}, "top_k: got 0"),
-        ({"top_k": 2.5}, "top_k: got 2.5"),
-        ({"top_p": 0.0}, r"top_p: got 0.0, wanted a number in \(0, 1\]"),
-        ({"top_p": 1.5}, "top_p: got 1.5"),
-        ({"top_p": math.nan}, "top_p: got nan"),
-    ],
-)
-def test_bad_sampling_options_are_refused(options, message):
-    with pytest.raises(ValueError, match=message):
-        sampling_probabilities(np.zeros(4), **options)
-
-
-def test_non_finite_or_non_float_logits_are_refused():
-    with pytest.raises(ValueError, match="logits: got NaN"):
-        sample_token(np.array([0.0, math.nan]))
-    with pytest.raises(ValueError, match="logits: got NaN"):
-        sample_token(torch.tensor([0.0, math.inf]))
-    for bad in (np.array([1, 2]), np.float64(1.0), "ab", np.zeros((2, 0))):
-        with pytest.raises(ValueError, match="logits: got"):
-            sample_token(bad)
-
-
 # --------------------------------------------------------------- a trained model
 
 
@@ -218,7 +81,7 @@ def test_step_by_step_logits_equal_the_full_forward_pass(runs, kind, engine):
     assert generator.engine == engine
     prompt = "the company said" if kind != "word" else "the company said it"
     prompt_ids = generator.encode(prompt)
-    steps = list(generator.sample_ids(prompt_ids, 40, top_p=0.95, seed=1))
+    steps = list(generator.sample_ids(prompt_ids, tokens=40, top_p=0.95, seed=1))
     ids = prompt_ids + [index for index, _ in steps]
     whole = forward_logits(load_generator(runs[kind], "torch").model, ids)
     used = torch.from_numpy(np.stack([logits for _, logits in steps]))  # behind tokens 1..40
@@ -226,7 +89,9 @@ def test_step_by_step_logits_equal_the_full_forward_pass(runs, kind, engine):
     if kind == "char" and engine == "torch":  # a grukit layer steps the fused streaming path
         assert generator.model._stream[1].backend == "fused"
     other = load_generator(runs[kind], "numpy" if engine == "torch" else "torch")
-    assert other.generate(prompt, 60, seed=5) == generator.generate(prompt, 60, seed=5)
+    assert other.generate(prompt, tokens=60, seed=5) == generator.generate(
+        prompt, tokens=60, seed=5
+    )
 
 
 def test_tiny_temperature_and_top_k_1_equal_argmax_decoding(runs, char_model):
@@ -237,7 +102,7 @@ def test_tiny_temperature_and_top_k_1_equal_argmax_decoding(runs, char_model):
         ids.append(int(forward_logits(torch_model, ids)[-1].argmax()))
     greedy = ids[len(prompt_ids) :]
     for options in ({"temperature": 1e-6}, {"top_k": 1}, {"top_k": 1, "temperature": 2.0}):
-        sampled = [i for i, _ in char_model.sample_ids(prompt_ids, 30, seed=7, **options)]
+        sampled = [i for i, _ in char_model.sample_ids(prompt_ids, tokens=30, seed=7, **options)]
         assert sampled == greedy, options
     text = char_model.generate("the ", tokens=30, temperature=1e-6)
     assert text == "the " + char_model.decode(greedy, prompt_ids[-1])
@@ -254,7 +119,7 @@ def test_a_seed_gives_the_same_text_and_another_seed_another(char_model):
 
 def test_stream_yields_each_token_as_text(char_model):
     pieces = list(char_model.stream("a b", tokens=25, seed=3))
-    ids = [i for i, _ in char_model.sample_ids(char_model.encode("a b"), 25, seed=3)]
+    ids = [i for i, _ in char_model.sample_ids(char_model.encode("a b"), tokens=25, seed=3)]
     assert len(pieces) == 25
     assert "".join(pieces) == char_model.decode(ids, char_model.encode("a b")[-1])
     assert char_model.generate("a b", tokens=25, seed=3) == "a b" + "".join(pieces)
@@ -268,7 +133,7 @@ def test_char_prompts_follow_the_corpus_spelling(char_model):
     # an empty prompt reads one line end from the zero state; it is not shown
     assert char_model.encode("") == [char_model.ids[EOS]]
     assert char_model.prompt_text("") == ""
-    empty = [i for i, _ in char_model.sample_ids([char_model.ids[EOS]], 20, seed=2)]
+    empty = [i for i, _ in char_model.sample_ids([char_model.ids[EOS]], tokens=20, seed=2)]
     text = char_model.generate("", tokens=20, seed=2)
     assert text == char_model.decode(empty, char_model.ids[EOS])
 
@@ -301,7 +166,7 @@ def test_word_prompts_map_unknown_words_to_unk(runs):
     continuation = text.removeprefix("the company")
     assert continuation != text and len(continuation.split()) + continuation.count("\n") >= 20
     assert words.encode(text) == words.encode("the company") + [
-        i for i, _ in words.sample_ids(words.encode("the company"), 30, seed=0)
+        i for i, _ in words.sample_ids(words.encode("the company"), tokens=30, seed=0)
     ]  # the text reads back as the ids it was made of
 
 
@@ -334,7 +199,7 @@ def test_a_word_vocabulary_without_unk_leaves_unknown_words_out():
     with pytest.raises(
         ValueError, match=r"prompt_ids: got \[3\], wanted at least one id in \[0, 3\)"
     ):
-        generator.sample_ids([3], 2)
+        generator.sample_ids([3], tokens=2)
     no_line_end = tiny_generator(["x", "y"], "word")  # a line break is only whitespace
     assert no_line_end.encode("x\ny") == [0, 1]
 
@@ -345,7 +210,9 @@ def test_a_checkpoint_of_another_task_or_none_is_refused(runs, tmp_path):
     assert (
         main([*argv, "--test-size", "16", "--hidden", "4", "--epochs", "1", f"--out={adding}"]) == 0
     )
-    with pytest.raises(ValueError, match=r"holds a model of task 'adding', wanted a language"):
+    with pytest.raises(
+        ValueError, match=r"holds a model of task 'adding', which offers no prediction"
+    ):
         load_generator(adding / "best")
     with pytest.raises(CheckpointError, match="is not a grukit checkpoint folder"):
         load_generator(tmp_path / "missing")
@@ -365,14 +232,14 @@ def test_a_checkpoint_saved_without_its_vocabulary_gets_it_from_its_corpus(runs,
 def test_a_tied_model_loads_with_one_tensor_and_an_older_checkpoint_untied(runs, tmp_path):
     import grukit
 
-    tied = grukit.load(runs["word"]).model
+    tied = grukit.load(runs["word"], engine="torch").model
     assert tied.readout.weight is tied.embedding.weight
     old = tmp_path / "old"  # saved before model_shape said whether it was tied
     shutil.copytree(runs["word"], old)
     state = json.loads((old / "state.json").read_text())
     del state["extra"]["model_shape"]["tie_readout"]
     (old / "state.json").write_text(json.dumps(state))
-    untied = grukit.load(old).model
+    untied = grukit.load(old, engine="torch").model
     assert untied.readout.weight is not untied.embedding.weight
     torch.testing.assert_close(untied.readout.weight, tied.embedding.weight)
     torch.testing.assert_close(untied.embedding.weight, tied.embedding.weight)
@@ -389,7 +256,7 @@ def test_auto_takes_numpy_where_it_can_and_torch_elsewhere(runs):
     for kind in ("char", "word", "lstm", "rnn", "reset-before"):
         assert load_generator(runs[kind]).engine == "numpy", kind
     mgu = load_generator(runs["mgu"])
-    assert mgu.engine == "torch" and mgu.generate("ab", 5, seed=0).startswith("ab")
+    assert mgu.engine == "torch" and mgu.generate("ab", tokens=5, seed=0).startswith("ab")
     with pytest.raises(ValueError, match="has variant 'mgu'; only the torch engine steps it"):
         load_generator(runs["mgu"], "numpy")
     with pytest.raises(ValueError, match="engine: got 'jax', wanted one of auto, numpy, torch"):
@@ -408,7 +275,9 @@ def test_generate_imports_no_torch_for_a_numpy_model(runs):
     )
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == load_generator(runs["word"]).generate("", 5, seed=1).strip()
+    assert (
+        done.stdout.strip() == load_generator(runs["word"]).generate("", tokens=5, seed=1).strip()
+    )
 
 
 def test_text_generator_checks_its_vocabulary(char_model):
@@ -482,7 +351,7 @@ def test_the_benchmark_script_runs(capsys):
     import runpy
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "generation.py"
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "generation.py"
     results = runpy.run_path(str(script))["main"](["--smoke", "--threads", "1"])
     assert [set(r["seconds_per_token"]) for r in results] == [
         {
