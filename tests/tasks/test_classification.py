@@ -72,7 +72,8 @@ def test_predictions_do_not_depend_on_the_batch_padding():
     torch.manual_seed(0)
     for model_name in ("gru", "lstm"):
         model = task.build_model(ModelConfig(model=model_name, hidden=8)).eval()
-        inputs, labels, lengths = next(task.batches("test", 16, shuffle=True, seed=1, bucket=False))
+        batch = next(task.batches("test", 16, shuffle=True, seed=1, bucket=False))
+        inputs, lengths = batch.inputs, batch.lengths
         assert lengths.min() < lengths.max()
         with torch.no_grad():
             batched = model(inputs, lengths)[0]
@@ -132,7 +133,8 @@ def test_tweets_tokens_vocabulary_and_split():
     train_words = {w for t in task.texts["train"] for w in sentiment.tokenize(t)}
     unseen = [w for t in task.texts["test"] for w in sentiment.tokenize(t) if w not in train_words]
     assert unseen and all(task.vocabulary.encode([w])[0] == sentiment.UNKNOWN for w in unseen)
-    ids, labels, lengths = next(task.batches("valid", 8, shuffle=False, seed=0, bucket=False))
+    batch = next(task.batches("valid", 8, shuffle=False, seed=0, bucket=False))
+    ids, lengths = batch.inputs, batch.lengths
     assert ids.dtype == torch.int64 and ids.shape == (int(lengths.max()), 8)
     assert (ids[lengths[0] :, 0] == PAD).all()
 
@@ -172,11 +174,11 @@ def test_noise_augments_training_batches_only_and_reproducibly():
     noisy = vowels.VowelsTask.from_config(vowels.DataConfig(noise=0.2))
 
     def first(task, shuffle, seed=0):
-        return next(task.batches("train", 8, shuffle=shuffle, seed=seed, bucket=False))[0]
+        return next(task.batches("train", 8, shuffle=shuffle, seed=seed, bucket=False)).inputs
 
     assert torch.equal(first(clean, False), first(noisy, False))  # evaluation: no noise
     difference = first(noisy, True) - first(clean, True)
-    lengths = next(clean.batches("train", 8, shuffle=True, seed=0, bucket=False))[2]
+    lengths = next(clean.batches("train", 8, shuffle=True, seed=0, bucket=False)).lengths
     valid = torch.arange(difference.shape[0])[:, None] < lengths[None, :]
     assert difference[valid].std().item() == pytest.approx(0.2, rel=0.15)
     assert (difference[~valid] == 0).all()  # padding stays zero
@@ -194,9 +196,9 @@ def test_word_dropout_hides_training_tokens_only():
     def first(task, split, shuffle):
         return next(task.batches(split, 64, shuffle=shuffle, seed=0, bucket=False))
 
-    assert torch.equal(first(clean, "valid", False)[0], first(dropped, "valid", False)[0])
-    ids, _, lengths = first(clean, "train", True)
-    hidden = first(dropped, "train", True)[0]
+    assert torch.equal(first(clean, "valid", False).inputs, first(dropped, "valid", False).inputs)
+    ids = first(clean, "train", True).inputs
+    hidden = first(dropped, "train", True).inputs
     changed = hidden != ids
     assert (hidden[changed] == sentiment.UNKNOWN).all()
     assert (hidden[ids == PAD] == PAD).all()

@@ -153,7 +153,8 @@ def test_sunspot_windows_follow_the_series_without_look_ahead(sunspot_task):
     assert task.origins["train"].max() < task.origins["valid"].min() == 188
     assert task.origins["valid"].max() < task.origins["test"].min() == 221
     np.testing.assert_array_equal(task.windows["test"][0][0, :, 0], scaled[201:221])
-    inputs, targets, lengths = task.batch("test", [0, 5])
+    batch = task.batch("test", [0, 5])
+    inputs, targets, lengths = batch.inputs, batch.targets, batch.lengths
     assert inputs.shape == (20, 2, 1) and lengths.tolist() == [20, 20]
     torch.testing.assert_close(inputs[:, 1, 0], torch.from_numpy(scaled[206:226]))
     torch.testing.assert_close(targets[:, 0], torch.from_numpy(scaled[[221, 226]]))
@@ -234,7 +235,8 @@ def test_electricity_windows_and_scaler(electricity_task):
     np.testing.assert_array_equal(
         targets[3], scaled[t : t + DAY] - scaled[t - WEEK : t - WEEK + DAY]
     )
-    inputs_batch, targets_batch, lengths = task.batch("test", [3, 4])
+    batch = task.batch("test", [3, 4])
+    inputs_batch, targets_batch, lengths = batch.inputs, batch.targets, batch.lengths
     assert inputs_batch.shape == (WEEK, 2, 2) and lengths.tolist() == [WEEK, WEEK]
     torch.testing.assert_close(inputs_batch[:, 0], torch.from_numpy(inputs[3]))
     torch.testing.assert_close(targets_batch[0], torch.from_numpy(targets[3]))

@@ -42,7 +42,8 @@ def test_windows_with_the_state_carried_score_as_one_pass():
     # without the carried state (each window from zeros) the score differs
     task._state = None
     fresh = []
-    for inputs, targets, _ in task.batches("valid", 3, shuffle=False, seed=0, bucket=False):
+    for batch in task.batches("valid", 3, shuffle=False, seed=0, bucket=False):
+        inputs, targets = batch.inputs, batch.targets
         task._state = None
         with torch.no_grad():
             total, count = task.loss(model, (inputs, targets, None))
@@ -98,7 +99,8 @@ def test_activation_penalties_join_the_training_loss_only():
     torch.manual_seed(0)
     config = ModelConfig(hidden=8, activation_penalty=2.0, temporal_penalty=1.0)
     model = task.build_model(config)  # no dropout: dropout(h) is h
-    inputs, targets, lengths = next(task.batches("train", 4, shuffle=False, seed=0, bucket=False))
+    batch = next(task.batches("train", 4, shuffle=False, seed=0, bucket=False))
+    inputs, targets = batch.inputs, batch.targets
     with torch.no_grad():
         hidden, _ = model.encode(inputs)
         logits = model.readout(hidden)
@@ -110,7 +112,7 @@ def test_activation_penalties_join_the_training_loss_only():
     for mode in ("train", "eval"):
         task._state = None
         getattr(model, mode)()
-        total, count = task.loss(model, (inputs, targets, lengths))
+        total, count = task.loss(model, batch)
         totals[mode] = float(total.detach())
     assert count == 7 * 4
     assert totals["eval"] == pytest.approx(float(cross_entropy), rel=1e-6)

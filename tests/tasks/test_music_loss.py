@@ -44,7 +44,8 @@ def test_padding_does_not_change_the_loss():
 def test_model_ignores_padding_for_every_recurrent_kind():
     torch.manual_seed(0)
     pieces = [(torch.rand(length, 88) > 0.9).numpy().astype("uint8") for length in (9, 4, 6)]
-    inputs, targets, lengths = next_step_batch(pieces)
+    batch = next_step_batch(pieces)
+    inputs, targets, lengths = batch.inputs, batch.targets, batch.lengths
     for recurrent in (grukit.GRU(88, 12), torch.nn.LSTM(88, 8), torch.nn.RNN(88, 16)):
         model = StepReadout(recurrent, 88)
         total, steps = polyphonic_nll(model(inputs, lengths)[0], targets, lengths)

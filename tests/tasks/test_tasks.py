@@ -28,7 +28,8 @@ def test_adding_sequences_layout_and_baseline():
     assert np.all(np.abs(hits - 2 / 50) < 0.01)
     # Always answering 1 scores Var(v_a + v_b) = 1/6; 20,000 draws: standard error ~0.0015.
     assert abs(np.mean((targets - 1) ** 2) - adding.BASELINE_MSE) < 0.006
-    inputs, batch_targets, lengths = task.batch("train", [3, 7])
+    batch = task.batch("train", [3, 7])
+    inputs, batch_targets, lengths = batch.inputs, batch.targets, batch.lengths
     assert inputs.shape == (50, 2, 2) and lengths.tolist() == [50, 50]
     assert inputs[:, :, 1].sum(0).tolist() == [2.0, 2.0]
     marked_sum = (inputs[:, :, 0] * inputs[:, :, 1]).sum(0)
@@ -45,7 +46,7 @@ def test_adding_loss_is_the_mean_squared_error():
     batch = task.batch("test", [0, 1, 2, 3])
     total, count = task.loss(AnswerOne(), batch)
     assert count == 4
-    assert math.isclose(float(total), float(((batch[1] - 1) ** 2).sum()), rel_tol=1e-6)
+    assert math.isclose(float(total), float(((batch.targets - 1) ** 2).sum()), rel_tol=1e-6)
 
 
 def test_copy_sequences_layout():
@@ -59,7 +60,8 @@ def test_copy_sequences_layout():
     assert digits_.min() == 1 and digits_.max() == 8
     assert np.all(inputs[:, 10 : 10 + T - 1] == 0) and np.all(inputs[:, T + 9 :] == 9)
     assert np.all(targets[:, : T + 10] == 0) and np.array_equal(targets[:, -10:], digits_)
-    one_hot, batch_targets, lengths = task.batch("train", [0, 1])
+    batch = task.batch("train", [0, 1])
+    one_hot, batch_targets, lengths = batch.inputs, batch.targets, batch.lengths
     assert one_hot.shape == (T + 20, 2, 10) and torch.all(one_hot.sum(-1) == 1)
     assert batch_targets.shape == (T + 20, 2) and lengths.tolist() == [T + 20] * 2
 
@@ -93,13 +95,14 @@ def test_digits_splits_and_order():
     for images, labels in task.splits.values():
         assert images.shape[1] == 64 and images.min() >= 0 and images.max() <= 1
         assert set(labels.tolist()) == set(range(10))  # stratified: every class everywhere
-    inputs, labels, lengths = task.batch("test", [0, 5])
+    batch = task.batch("test", [0, 5])
+    inputs, labels, lengths = batch.inputs, batch.targets, batch.lengths
     assert inputs.shape == (64, 2, 1) and lengths.tolist() == [64, 64]
     np.testing.assert_array_equal(inputs[:, 1, 0].numpy(), task.splits["test"][0][5])
     permuted = digits.DigitsTask.from_config(digits.DataConfig(permuted=True))
     assert sorted(permuted.order.tolist()) == list(range(64))
     assert not np.array_equal(permuted.order, np.arange(64))
-    shuffled = permuted.batch("test", [5])[0][:, 0, 0].numpy()
+    shuffled = permuted.batch("test", [5]).inputs[:, 0, 0].numpy()
     np.testing.assert_array_equal(shuffled, task.splits["test"][0][5][permuted.order])
 
 
@@ -140,7 +143,7 @@ def test_shift_changes_only_training_batches_and_depends_on_the_seed():
 
     def first(task, split, shuffle, seed):
         batch = next(task.batches(split, 16, shuffle=shuffle, seed=seed, bucket=False))
-        return batch[0]
+        return batch.inputs
 
     for split in ("valid", "test"):
         assert torch.equal(first(shifting, split, False, 0), first(permuted, split, False, 0))

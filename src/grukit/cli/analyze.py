@@ -55,6 +55,7 @@ def analyze_gates(args: argparse.Namespace) -> int:
     import torch
 
     from grukit.analysis.gates import describe, gate_maps, plot_gate_maps
+    from grukit.data.batching import Batch
     from grukit.layers import GRU
     from grukit.run.evaluation import load_checkpoint_model
 
@@ -69,7 +70,8 @@ def analyze_gates(args: argparse.Namespace) -> int:
     if not 0 <= args.index < count:
         raise ValueError(f"index: got {args.index}, wanted 0..{count - 1} ({args.split} split)")
     batches = task.batches(args.split, 1, shuffle=False, seed=0, bucket=False)
-    inputs = next(batch for index, batch in enumerate(batches) if index == args.index)[0]
+    batch = next(batch for index, batch in enumerate(batches) if index == args.index)
+    inputs = Batch.of(batch).inputs
     with torch.no_grad():
         inputs = model.embedding(inputs)  # token ids: the embedded features the layer reads
     maps = gate_maps(model.recurrent, inputs)

@@ -9,6 +9,7 @@ from grukit.lazy import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "Batch": "grukit.data.batching",
         "batch_indices": "grukit.data.batching",
         "next_step_batch": "grukit.data.batching",
         "pad_sequences": "grukit.data.batching",
@@ -20,6 +21,7 @@ __getattr__, __dir__ = lazy_exports(
 
 __all__ = [
     "DATASETS",
+    "Batch",
     "batch_indices",
     "independent_bernoulli_nll",
     "load_music",

@@ -83,7 +83,8 @@ def run_study(study: GradientStudy, log=None) -> dict[str, Path]:
         data_seed=study.seed,
     )
     task = AddingTask.from_config(data)
-    inputs, targets, _ = task.batch("test", list(range(study.batch)))
+    batch = task.batch("test", list(range(study.batch)))
+    inputs, targets = batch.inputs, batch.targets
     budget = parameter_count(ModelConfig(hidden=study.hidden), AddingTask.input_size)
     train = TrainConfig(epochs=study.epochs, batch_size=32, lr=2e-3, seed=study.seed, patience=0)
     panels: dict[str, dict] = {"untrained": {}, "trained": {}}

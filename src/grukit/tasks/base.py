@@ -16,8 +16,10 @@ and an instance has ``title``, ``input_size`` (features per step; a task of toke
 sets ``vocabulary_size`` instead) and ``outputs``, and
 
 - ``batches(split, batch_size, *, shuffle, seed, bucket)``: the batches of "train",
-  "valid" or "test", in an order fixed by ``seed``; a batch is (inputs, targets, lengths)
-  with inputs (T, B, I) (or token ids (T, B)) and lengths (B,);
+  "valid" or "test", in an order fixed by ``seed``; each a ``grukit.data.batching.Batch``
+  (inputs (T, B, I) or token ids (T, B), targets, lengths (B,), and target lengths where
+  the targets are sequences of their own length); an (inputs, targets, lengths) tuple is
+  read as one;
 - ``criterion(outputs, targets, lengths) -> (sum, count)``: the summed loss of a batch
   and the number of elements it sums over (the trainer minimises sum / count); the
   shared ``loss(model, batch)`` runs the model and calls it;
@@ -47,23 +49,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar, TypedDict
+from typing import ClassVar, TypedDict
 
 import torch
 from torch import Tensor, nn
 
+from grukit.data.batching import Batch
+
 SPLITS = ("train", "valid", "test")
-Batch = tuple[Any, Tensor, Tensor]  # inputs, targets, lengths (B,)
 
 
 def model_device(model: nn.Module) -> torch.device:
     """Where a model's parameters are (the CPU for one without any)."""
     return next(model.parameters(), torch.empty(0)).device
-
-
-def to_device(batch: tuple, device: torch.device) -> tuple:
-    """The tensors of a batch moved to ``device`` (nothing is copied on the CPU)."""
-    return tuple(x.to(device) if isinstance(x, Tensor) else x for x in batch)
 
 
 class Baseline(TypedDict):
@@ -130,9 +128,9 @@ class Task:
     def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, int]:
         """(sum of the per-element losses, number of elements) of one batch, on the
         model's device."""
-        inputs, targets, lengths = to_device(batch, model_device(model))
-        outputs, _ = model(inputs, lengths)
-        return self.criterion(outputs, targets, lengths)
+        batch = Batch.of(batch).to(model_device(model))
+        outputs, _ = model(batch.inputs, batch.lengths)
+        return self.criterion(outputs, batch.targets, batch.lengths)
 
     def build_model(self, config) -> nn.Module:
         """The model ``config`` (a ``grukit.models.ModelConfig``) names, for this task:
@@ -185,8 +183,7 @@ class Task:
         model.eval()
         device = model_device(model)
         with torch.no_grad():
-            for inputs, targets, lengths in self.batches(
-                split, batch_size, shuffle=False, seed=0, bucket=False
-            ):
-                outputs = model(*to_device((inputs, lengths), device))[0]
-                yield outputs.cpu(), targets, lengths
+            for batch in self.batches(split, batch_size, shuffle=False, seed=0, bucket=False):
+                batch = Batch.of(batch)
+                outputs = model(batch.inputs.to(device), batch.lengths.to(device))[0]
+                yield outputs.cpu(), batch.targets, batch.lengths

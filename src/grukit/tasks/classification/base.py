@@ -18,13 +18,13 @@ import torch
 from torch import Tensor, nn
 
 from grukit.config import option
-from grukit.data.batching import batch_indices, pad_sequences
+from grukit.data.batching import Batch, batch_indices, pad_sequences
 from grukit.data.scaling import StandardScaler
 from grukit.data.sequences import LabelledSequences, stratified_split
 from grukit.metrics import accuracy, classification_scores, confusion_matrix, macro_f1
 from grukit.tasks.base import Baseline, Task
 
-Batch = tuple[Tensor, Tensor, Tensor]  # inputs (T, B, F), labels (B,), lengths (B,)
+# A batch: inputs (T, B, F), labels (B,), lengths (B,)
 EVAL_BATCH = 256
 BASELINE_C = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)  # logistic regression C, tried on valid
 
@@ -141,7 +141,7 @@ class SequenceClassificationTask(Classification):
                     s + rng.normal(0, self.noise, s.shape).astype(s.dtype) for s in sequences
                 ]
             inputs, lengths = pad_sequences(sequences)
-            yield inputs, torch.from_numpy(data.labels[indices]), lengths
+            yield Batch(inputs, torch.from_numpy(data.labels[indices]), lengths)
 
     def preprocessing(self) -> dict:
         """The class names and the feature scaler: what ``grukit predict`` needs."""

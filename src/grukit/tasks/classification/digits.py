@@ -14,14 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from grukit.config import option
-from grukit.data.batching import FixedLengthBatches
+from grukit.data.batching import Batch, FixedLengthBatches
 from grukit.tasks.base import Baseline
 from grukit.tasks.classification.base import Classification, logistic_regression_baseline
 
-Batch = tuple[Tensor, Tensor, Tensor]  # inputs (64, B, 1), targets (B,), lengths (B,)
+# A batch: inputs (64, B, 1), targets (B,), lengths (B,)
 PIXELS, CLASSES = 64, 10
 TEST_FRACTION, VALID_COUNT = 0.2, 180
 
@@ -110,7 +109,9 @@ class DigitsTask(FixedLengthBatches, Classification):
             images = shift_images(images, rng)
         pixels = torch.from_numpy(images[:, self.order])  # (B, 64) in feeding order
         lengths = torch.full((len(indices),), PIXELS, dtype=torch.int64)
-        return pixels.T.unsqueeze(-1).contiguous(), torch.from_numpy(labels[indices]), lengths
+        return Batch(
+            pixels.T.unsqueeze(-1).contiguous(), torch.from_numpy(labels[indices]), lengths
+        )
 
     def split_size(self, split: str) -> int:
         return len(self.splits[split][1])

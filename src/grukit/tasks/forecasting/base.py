@@ -33,13 +33,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from grukit.data.batching import FixedLengthBatches
+from grukit.data.batching import Batch, FixedLengthBatches
 from grukit.data.scaling import StandardScaler
 from grukit.data.series import anchored_features, make_windows, seasonal_naive, window_origins
 from grukit.metrics import forecast_errors
 from grukit.tasks.base import Baseline, Task
 
-Batch = tuple[Tensor, Tensor, Tensor]  # inputs (w, B, F), targets (B, h), lengths (B,)
+# A batch: inputs (w, B, F), targets (B, h), lengths (B,)
 PREDICT_BATCH = 256
 SPLITS = ("train", "valid", "test")
 
@@ -102,7 +102,7 @@ class ForecastTask(FixedLengthBatches, Task):
         inputs, targets = (array[indices] for array in self.windows[split])
         lengths = torch.full((len(indices),), self.steps, dtype=torch.int64)
         inputs = torch.from_numpy(inputs.transpose(1, 0, 2).copy())  # (w, B, F)
-        return inputs, torch.from_numpy(targets), lengths
+        return Batch(inputs, torch.from_numpy(targets), lengths)
 
     def criterion(self, outputs: Tensor, targets: Tensor, lengths: Tensor) -> tuple[Tensor, int]:
         return ((outputs - targets) ** 2).sum(), targets.numel()

@@ -35,11 +35,12 @@ import torch
 from torch import Tensor, nn
 
 from grukit.config import option, require_at_least
+from grukit.data.batching import Batch
 from grukit.data.corpora import CORPORA, Corpus, load_corpus
 from grukit.metrics import bits_per_character, perplexity
-from grukit.tasks.base import Task, model_device, to_device
+from grukit.tasks.base import Task, model_device
 
-Batch = tuple[Tensor, Tensor, Tensor]  # ids (T, B), next ids (T, B), lengths (B,) = T
+# A batch: ids (T, B), next ids (T, B), lengths (B,) = T
 
 
 @dataclass
@@ -141,17 +142,17 @@ class LanguageModelTask(Task):
         start = 0
         for length in lengths:
             window = columns[start : start + length + 1]
-            yield window[:-1], window[1:], torch.full((streams,), length)
+            yield Batch(window[:-1], window[1:], torch.full((streams,), length))
             start += length
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, int]:
         """The window's summed loss, the state carried in from the window before; in
         training, plus the activation penalties (as a sum: count x the mean penalties)."""
-        inputs, targets, lengths = to_device(batch, model_device(model))
-        hidden, state = model.encode(inputs, None, self._state)
+        batch = Batch.of(batch).to(model_device(model))
+        hidden, state = model.encode(batch.inputs, None, self._state)
         self._state = detach(state)
         dropped = model.dropout(hidden)
-        total, count = self.criterion(model.readout(dropped), targets, lengths)
+        total, count = self.criterion(model.readout(dropped), batch.targets, batch.lengths)
         if model.training:
             total = total + count * model.activation_penalties(hidden, dropped)
         return total, count

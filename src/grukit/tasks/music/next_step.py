@@ -17,12 +17,12 @@ import torch
 from torch import Tensor, nn
 
 from grukit.config import option
-from grukit.data.batching import batch_indices, next_step_batch
+from grukit.data.batching import Batch, batch_indices, next_step_batch
 from grukit.data.music import DATASETS, KEYS, Pieces, load_music
 from grukit.masks import valid_steps
 from grukit.tasks.base import Task
 
-Batch = tuple[Tensor, Tensor, Tensor]  # inputs (T, B, 88), targets (T, B, 88), lengths (B,)
+# A batch: inputs (T, B, 88), targets (T, B, 88), lengths (B,)
 
 
 def polyphonic_nll(logits: Tensor, targets: Tensor, lengths: Tensor) -> tuple[Tensor, int]:

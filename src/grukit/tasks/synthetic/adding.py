@@ -19,11 +19,11 @@ import torch
 from torch import Tensor
 
 from grukit.config import option
-from grukit.data.batching import FixedLengthBatches
+from grukit.data.batching import Batch, FixedLengthBatches
 from grukit.tasks.base import Task
 from grukit.tasks.synthetic.base import GeneratedSplits
 
-Batch = tuple[Tensor, Tensor, Tensor]  # inputs (T, B, 2), targets (B,), lengths (B,)
+# A batch: inputs (T, B, 2), targets (B,), lengths (B,)
 BASELINE_MSE = 1 / 6
 
 
@@ -74,7 +74,7 @@ class AddingTask(FixedLengthBatches, Task):
         np.put_along_axis(markers, marked, 1.0, axis=1)
         inputs = torch.from_numpy(np.stack([values, markers], axis=-1)).transpose(0, 1)
         lengths = torch.full((len(indices),), self.steps, dtype=torch.int64)
-        return inputs.contiguous(), torch.from_numpy(targets), lengths
+        return Batch(inputs.contiguous(), torch.from_numpy(targets), lengths)
 
     def split_size(self, split: str) -> int:
         return len(self.splits[split][2])

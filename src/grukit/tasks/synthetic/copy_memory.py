@@ -25,11 +25,11 @@ import torch
 from torch import Tensor, nn
 
 from grukit.config import option
-from grukit.data.batching import FixedLengthBatches
+from grukit.data.batching import Batch, FixedLengthBatches
 from grukit.tasks.base import Task
 from grukit.tasks.synthetic.base import GeneratedSplits
 
-Batch = tuple[Tensor, Tensor, Tensor]  # inputs (T+20, B, 10), targets (T+20, B), lengths (B,)
+# A batch: inputs (T+20, B, 10), targets (T+20, B), lengths (B,)
 SYMBOLS, DIGITS, MARKER = 10, 10, 9
 
 
@@ -86,7 +86,7 @@ class CopyTask(FixedLengthBatches, Task):
         inputs, targets = (torch.from_numpy(array[indices]).T for array in self.splits[split])
         one_hot = nn.functional.one_hot(inputs, SYMBOLS).float()
         lengths = torch.full((len(indices),), self.steps, dtype=torch.int64)
-        return one_hot, targets.contiguous(), lengths
+        return Batch(one_hot, targets.contiguous(), lengths)
 
     def split_size(self, split: str) -> int:
         return len(self.splits[split][0])
