@@ -275,8 +275,12 @@ def test_one_epoch_writes_the_forecast_plot_and_baselines(
     assert [baseline["name"] for baseline in saved["baselines"]] == baseline_names
     for baseline in saved["baselines"]:
         assert set(baseline["scores"]) == {f"test_{error}" for error in ("rmse", "mae", "mape")}
-    for error in ("rmse", "mae", "mape"):
-        assert saved[f"test_{error}"] > 0 and math.isfinite(saved[f"test_{error}"])
+    # The model's errors, in the data's units: its test loss is the MSE of the standardised
+    # targets, so RMSE = sqrt(loss) x the scaler's spread; and MAE <= RMSE.
+    task_class = {"sunspots": sunspots.SunspotsTask, "electricity": electricity.ElectricityTask}
+    spread = task_class[task_name].from_config(data).scaler.std
+    assert saved["test_rmse"] == pytest.approx(math.sqrt(saved["test_mse"]) * spread, rel=1e-5)
+    assert 0 < saved["test_mae"] <= saved["test_rmse"]
     if task_name == "electricity":  # the previous day's values, by hand
         values = load_taylor()[1]
         expected = mape(values[10 * WEEK :], values[10 * WEEK - DAY : -DAY])
