@@ -126,8 +126,8 @@ def read_config_file(path: str | Path, flat: bool = True) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config: {str(path)!r} is not a file")
-    text = path.read_text()
     try:
+        text = path.read_text(encoding="utf-8")  # TOML and JSON are UTF-8 by their specs
         values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"config: {str(path)!r} could not be parsed: {error}") from error

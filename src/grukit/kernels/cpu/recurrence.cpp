@@ -1393,6 +1393,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         "bytes the buffer pool keeps for reuse");
   m.def("teams_formed", [] { return grukit::teams_formed().load(); },
         "how many forward calls have run on a team of threads (see team.h)");
+  m.def("set_team_join_wait_us",
+        [](int64_t us) { return grukit::team_join_wait_us().exchange(std::max<int64_t>(us, 0)); },
+        "set how long (microseconds) a team's caller waits for its threads to join; returns "
+        "the previous value (10000 unless changed; tests raise it, see team.h)");
   m.def("bf16_supported", &grukit::bf16_gemm_works,
         "whether this CPU runs the bfloat16 products (AVX512-BF16, self-checked)");
 }

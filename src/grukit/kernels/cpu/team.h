@@ -46,6 +46,16 @@ class Backoff {
   int spins_ = 0;
 };
 
+// How long a team's caller waits for the other threads to join, in microseconds (10 ms).
+// Waiting is only worth it for a thread the pool is about to start; a thread the machine
+// has no core for joins late, and the call then runs alone rather than wait for it. Tests
+// raise it (set_team_join_wait_us) so that a busy machine cannot keep a team from forming
+// where they assert that one did.
+inline std::atomic<int64_t>& team_join_wait_us() {
+  static std::atomic<int64_t> us{10000};
+  return us;
+}
+
 class Team {
  public:
   static constexpr int kMaxParts = 8;
@@ -55,11 +65,13 @@ class Team {
   int threads() const { return threads_; }
   int parts() const { return parts_.load(std::memory_order_acquire); }
 
-  // The caller (thread 0): wait briefly for the other threads to join, then fix the team.
-  // A thread that has not joined by then is shut out; the team is whoever joined (the
-  // caller alone, if no other thread showed up: a pool that runs tasks one after another).
+  // The caller (thread 0): wait briefly (team_join_wait_us) for the other threads to join,
+  // then fix the team. A thread that has not joined by then is shut out; the team is whoever
+  // joined (the caller alone, if no other thread showed up: a pool that runs tasks one
+  // after another).
   void gather() {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(10);
+    const auto deadline = std::chrono::steady_clock::now() +
+        std::chrono::microseconds(team_join_wait_us().load(std::memory_order_relaxed));
     int parts = 1;
     for (int thread = 1; thread < threads_; ++thread) {
       std::atomic<int>& state = joins_[thread].state;
