@@ -21,8 +21,6 @@ import random
 import sys
 import warnings
 
-HELP = "sample text from a language-model checkpoint"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="a checkpoint folder (a run's best/ or last/)")

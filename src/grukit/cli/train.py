@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "train a model on a task (music, adding, copy, digits, spoken_digits, ...)"
-
 
 def word_after(argv: list[str], flag: str) -> str | None:
     """The value of ``flag`` on a command line (``--flag V`` or ``--flag=V``), or None."""
@@ -105,8 +103,10 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str] | None = None
 
 
 def run(args: argparse.Namespace) -> int:
+    from grukit.extras import require_extra
     from grukit.tasks.runner import train_task
 
+    require_extra("train", "training")
     options = {
         key: value
         for key, value in vars(args).items()

@@ -1,8 +1,11 @@
-"""Learning curves as PNG (matplotlib, no display needed)."""
+"""Learning curves and confusion matrices as PNG (matplotlib, from the train extra; no
+display needed)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from grukit.extras import pyplot
 
 
 def plot_learning_curves(
@@ -20,11 +23,7 @@ def plot_learning_curves(
     nothing scores) as a grey line. ``log_scale``: a log y axis, for losses that fall by
     orders of magnitude. On a linear axis the first epochs of a fresh model sit far above
     the rest; the axis is then cut to keep the scale for the rest, and the plot says so."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
+    plt = pyplot("drawing the learning curves")
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for index, (label, history) in enumerate(histories.items()):
         color = f"C{index % 10}"
@@ -99,11 +98,9 @@ def clip_first_epochs(axes, histories: dict[str, list[dict]], reference: float |
 def plot_confusion(counts, class_names: list[str], path: str | Path, title: str) -> Path:
     """A confusion matrix (C, C), rows true class, columns predicted, as a heat map of each
     row's fractions with the counts written in."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import numpy as np
-    from matplotlib import pyplot as plt
+
+    plt = pyplot("drawing the confusion matrix")
 
     counts = np.asarray(counts)
     fractions = counts / np.maximum(counts.sum(1, keepdims=True), 1)

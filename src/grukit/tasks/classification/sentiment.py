@@ -33,7 +33,7 @@ from torch import Tensor
 from grukit.config import option, require_at_least
 from grukit.data.batching import batch_indices
 from grukit.data.text import PAD, UNKNOWN, Vocabulary, pad_ids, tokenize
-from grukit.extras import package_folder
+from grukit.extras import package_folder, require
 from grukit.tasks.base import Baseline
 from grukit.tasks.classification.base import (
     Classification,
@@ -148,9 +148,10 @@ class SentimentTask(Classification):
     def baselines(self) -> list[Baseline]:
         """TF-IDF (word 1-2-grams, sublinear tf) + logistic regression: C picked by
         validation macro-F1, then scored on the test split."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        vectorizer = TfidfVectorizer(
+        text = require(
+            "sklearn.feature_extraction.text", "train", needed_by="scoring the baselines"
+        )
+        vectorizer = text.TfidfVectorizer(
             tokenizer=tokenize,
             lowercase=False,
             token_pattern=None,
