@@ -19,6 +19,7 @@ result.json; ``--resume`` continues a killed run where its last checkpoint left 
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 
@@ -112,10 +113,34 @@ def run(args: argparse.Namespace) -> int:
         for key, value in vars(args).items()
         if key not in ("command", "task", "config", "out", "resume")
     }
-    result = train_task(args.task, config=args.config, out=args.out, resume=args.resume, **options)
+    try:
+        result = train_task(
+            args.task, config=args.config, out=args.out, resume=args.resume, **options
+        )
+    except KeyboardInterrupt:
+        command = resume_command(args, options)
+        if command is None:
+            raise
+        raise KeyboardInterrupt(f"resume it with: {command}") from None
     print(summary(result))
     print(f"run folder: {result['out']}")
     return 0
+
+
+def resume_command(args: argparse.Namespace, options: dict) -> str | None:
+    """The command that continues an interrupted run (``grukit train --out FOLDER
+    --resume``), or None where its folder holds no run yet (stopped before it began)."""
+    from grukit.tasks.runner import configure, holds_run
+
+    out = args.out
+    if out is None:  # the folder configure named (runs/<data>-<model>-<hidden>, or the file's)
+        try:
+            out = configure(args.task, config=args.config, **options).out
+        except (ValueError, OSError):  # stopped while the options were read: no run yet
+            return None
+    if not holds_run(out):
+        return None
+    return f"grukit train --out {shlex.quote(str(out))} --resume"
 
 
 def summary(result: dict) -> str:

@@ -243,9 +243,13 @@ class LanguageModelTask(Task):
         return {"kind": "lm", "unit": self.corpus.unit, "symbols": list(self.corpus.vocabulary)}
 
     def scores_from_loss(self, loss: float) -> dict:
-        """Perplexity (words) or bits per character, from the mean loss over a split."""
+        """Perplexity (words) or bits per character, from the mean loss over a split (also
+        of a diverging model's: a loss over ln(float max) is an infinite perplexity)."""
         if self.corpus.unit == "word":
-            return {"perplexity": math.exp(loss)}
+            try:
+                return {"perplexity": math.exp(loss)}
+            except OverflowError:
+                return {"perplexity": math.inf}
         return {"bpc": loss / math.log(2)}
 
 
