@@ -39,8 +39,10 @@ def train_task(task: str | None = None, **options) -> dict:
     """Train a task as ``grukit train`` does and return its result (what result.json
     holds); see ``grukit.run.training.train_task``. Imported on first use, so that
     ``import grukit`` stays light."""
+    from grukit.extras import require_extra
     from grukit.run.training import train_task as run
 
+    require_extra("train", "training")
     return run(task, **options)
 
 

@@ -88,8 +88,12 @@ def forecast_errors(actual: np.ndarray, forecast: np.ndarray) -> dict[str, float
 
 
 def perplexity(nats_per_token: float) -> float:
-    """exp of a mean cross-entropy in nats per token."""
-    return math.exp(nats_per_token)
+    """exp of a mean cross-entropy in nats per token (inf for a diverging model's loss
+    above ln(float max), where exp overflows)."""
+    try:
+        return math.exp(nats_per_token)
+    except OverflowError:
+        return math.inf
 
 
 def bits_per_character(nats_per_character: float) -> float:

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from grukit.analysis.unroll import unroll
+from grukit.extras import pyplot
 from grukit.layers import GRU
 
 
@@ -37,10 +38,7 @@ def gate_maps(recurrent: GRU, inputs: Tensor) -> dict[str, Tensor]:
 def plot_gate_maps(inputs: Tensor, maps: dict[str, Tensor], path: str | Path, title: str):
     """The input (features x time) above one heat map (units x time) per gate; units sorted
     by their mean, so the long-memory units gather at the top."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    plt = pyplot("drawing the gate heat maps")
 
     rows = 1 + len(maps)
     figure, axes = plt.subplots(rows, 1, figsize=(10, 2.2 + 2.4 * len(maps)), sharex=True)

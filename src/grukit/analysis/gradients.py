@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from grukit.analysis.unroll import unroll
+from grukit.extras import pyplot
 
 
 def state_gradient_norms(model: nn.Module, inputs: Tensor, loss_of_last_state) -> Tensor:
@@ -50,10 +51,7 @@ def decay_table(curves: dict[str, Tensor], distances: list[int]) -> str:
 
 def plot_gradient_decay(panels: dict[str, dict[str, Tensor]], path, title: str):
     """One panel per stage ("untrained", "trained"), one line per model, log y."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    plt = pyplot("drawing the gradient decay")
 
     figure, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), sharey=True)
     axes = [axes] if len(panels) == 1 else list(axes)

@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "gradient decay over time (gradients) and gate heat maps of a checkpoint (gates)"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     kinds = parser.add_subparsers(dest="analysis", required=True, metavar="ANALYSIS")
@@ -36,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from grukit.extras import require_extra
+
+    require_extra("train", "analyzing")  # trains (gradients) and draws (both)
     return analyze_gradients(args) if args.analysis == "gradients" else analyze_gates(args)
 
 

@@ -7,8 +7,6 @@ import argparse
 import sys
 import time
 
-HELP = "build and check the fused CPU kernels"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true", help="show the compiler's output")

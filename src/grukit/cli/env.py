@@ -6,8 +6,6 @@ import argparse
 import platform
 import sys
 
-HELP = "print versions, threads and the backend that runs here"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     pass

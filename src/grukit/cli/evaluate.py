@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "score a checkpoint folder on a data split"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="a checkpoint folder (a run's best/ or last/)")

@@ -21,8 +21,6 @@ import random
 import sys
 import warnings
 
-HELP = "sample text from a language-model checkpoint"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from grukit.config import add_arguments as add_options

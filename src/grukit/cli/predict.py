@@ -21,8 +21,6 @@ import io
 import sys
 from pathlib import Path
 
-HELP = "predict on new data with a checkpoint (classification, forecasting)"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="a checkpoint folder (a run's best/ or last/)")

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "train the models of a paper and print our numbers beside its table"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paper", choices=["chung2014"], help="the comparison to reproduce")
@@ -54,7 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from grukit.experiments.chung2014 import Chung2014, reproduce
+    from grukit.extras import require_extra
 
+    require_extra("train", "reproducing a paper")
     options = Chung2014(
         datasets=tuple(name.strip() for name in args.datasets.split(",") if name.strip()),
         out=args.out or ("runs/chung2014-quick" if args.quick else "runs/chung2014"),

@@ -19,9 +19,8 @@ result.json; ``--resume`` continues a killed run where its last checkpoint left 
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
-
-HELP = "train a model on a task (music, adding, copy, digits, spoken_digits, ...)"
 
 
 def word_after(argv: list[str], flag: str) -> str | None:
@@ -105,17 +104,43 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str] | None = None
 
 
 def run(args: argparse.Namespace) -> int:
+    from grukit.extras import require_extra
     from grukit.run.training import train_task
 
+    require_extra("train", "training")
     options = {
         key: value
         for key, value in vars(args).items()
         if key not in ("command", "task", "config", "out", "resume")
     }
-    result = train_task(args.task, config=args.config, out=args.out, resume=args.resume, **options)
+    try:
+        result = train_task(
+            args.task, config=args.config, out=args.out, resume=args.resume, **options
+        )
+    except KeyboardInterrupt:
+        command = resume_command(args, options)
+        if command is None:
+            raise
+        raise KeyboardInterrupt(f"resume it with: {command}") from None
     print(summary(result))
     print(f"run folder: {result['out']}")
     return 0
+
+
+def resume_command(args: argparse.Namespace, options: dict) -> str | None:
+    """The command that continues an interrupted run (``grukit train --out FOLDER
+    --resume``), or None where its folder holds no run yet (stopped before it began)."""
+    from grukit.run.options import configure, holds_run
+
+    out = args.out
+    if out is None:  # the folder configure named (runs/<data>-<model>-<hidden>, or the file's)
+        try:
+            out = configure(args.task, config=args.config, **options).out
+        except (ValueError, OSError):  # stopped while the options were read: no run yet
+            return None
+    if not holds_run(out):
+        return None
+    return f"grukit train --out {shlex.quote(str(out))} --resume"
 
 
 def summary(result: dict) -> str:

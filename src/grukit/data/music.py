@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from grukit.extras import require
+
 KEYS = 88
 SPLITS = ("train", "valid", "test")
 DATASETS = {  # name -> (bundled file, .mat file)
@@ -66,10 +68,9 @@ def _load_bundled(file_name: str) -> dict[str, Pieces]:
 
 
 def _load_mat(path: Path) -> dict[str, Pieces]:
-    from scipy.io import loadmat
-
+    scipy_io = require("scipy.io", "train", needed_by="reading .mat files")
     try:
-        contents = loadmat(path)
+        contents = scipy_io.loadmat(path)
     except Exception as error:  # scipy raises several kinds for a damaged file
         raise ValueError(f"data file {str(path)!r} is not a readable .mat file: {error}") from error
     splits = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from grukit.extras import require
 from grukit.layers import GRU
 
 ONNX_OPSET = 17
@@ -55,7 +56,7 @@ def onnx_gru_model(layer: GRU):
     Inputs: ``X`` (T, B, I), ``sequence_lens`` (B,) int32, ``initial_h`` (D, B, H).
     Outputs: ``Y`` (T, D, B, H) and ``Y_h`` (D, B, H).
     """
-    import onnx
+    onnx = require("onnx", "onnx", needed_by="exporting to ONNX")
     from onnx import TensorProto, helper, numpy_helper
 
     W, R, B = onnx_gru_weights(layer)

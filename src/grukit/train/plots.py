@@ -1,8 +1,15 @@
-"""Learning curves as PNG (matplotlib, no display needed)."""
+"""Learning curves and confusion matrices as PNG (matplotlib, from the train extra; no
+display needed)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from grukit.extras import pyplot
+
+# Runs of at most this many epochs mark each epoch's point, so that a short run's curve
+# shows where its points are (and one epoch's is a point, not nothing).
+MARKED_EPOCHS = 30
 
 
 def plot_learning_curves(
@@ -15,23 +22,68 @@ def plot_learning_curves(
     reference: float | None = None,
     reference_label: str = "trivial loss",
 ) -> Path:
+    """Draw :func:`learning_curve_figure` into the PNG file ``path``."""
+    figure = learning_curve_figure(
+        histories,
+        title,
+        ylabel,
+        log_scale=log_scale,
+        reference=reference,
+        reference_label=reference_label,
+    )
+    path = Path(path)
+    figure.savefig(path, dpi=110)
+    pyplot("drawing the learning curves").close(figure)
+    return path
+
+
+def learning_curve_figure(
+    histories: dict[str, list[dict]],
+    title: str,
+    ylabel: str = "NLL per step (nats)",
+    *,
+    log_scale: bool = False,
+    reference: float | None = None,
+    reference_label: str = "trivial loss",
+):
     """One line per run and split (train solid, valid dashed) against the epoch, a dot on
     each run's best validation epoch, and ``reference`` (e.g. what a model that learnt
-    nothing scores) as a grey line. ``log_scale``: a log y axis, for losses that fall by
-    orders of magnitude. On a linear axis the first epochs of a fresh model sit far above
-    the rest; the axis is then cut to keep the scale for the rest, and the plot says so."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
+    nothing scores) as a grey line. A run of at most ``MARKED_EPOCHS`` epochs marks its
+    points (train circles, valid squares); a run of one epoch also writes its train value
+    beside its point (the valid one is written as the best). ``log_scale``: a log y axis,
+    for losses that fall by orders of magnitude. On a linear axis the first epochs of a
+    fresh model sit far above the rest; the axis is then cut to keep the scale for the
+    rest, and the plot says so. Returns the matplotlib figure."""
+    plt = pyplot("drawing the learning curves")
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for index, (label, history) in enumerate(histories.items()):
         color = f"C{index % 10}"
         epochs = [line["epoch"] for line in history]
+        train = [line["train"] for line in history]
         valid = [line["valid"] for line in history]
-        axes.plot(epochs, [line["train"] for line in history], color=color, label=f"{label} train")
-        axes.plot(epochs, valid, color=color, linestyle="--", label=f"{label} valid")
+        few = len(history) <= MARKED_EPOCHS
+        axes.plot(
+            epochs, train, color=color, label=f"{label} train", marker="o" if few else None, ms=4
+        )
+        axes.plot(
+            epochs,
+            valid,
+            color=color,
+            linestyle="--",
+            label=f"{label} valid",
+            marker="s" if few else None,
+            ms=4,
+        )
+        if len(history) == 1:
+            axes.annotate(
+                f"train {train[0]:.4g}",
+                (epochs[0], train[0]),
+                textcoords="offset points",
+                xytext=(-4, 6),
+                ha="right",
+                fontsize=7,
+                color=color,
+            )
         if history:
             best = min(range(len(valid)), key=valid.__getitem__)
             axes.plot(epochs[best], valid[best], "o", color=color, markersize=6, zorder=4)
@@ -50,16 +102,17 @@ def plot_learning_curves(
         axes.set_yscale("log")
     else:
         clip_first_epochs(axes, histories, reference)
+    epochs = {line["epoch"] for history in histories.values() for line in history}
+    if len(epochs) == 1:  # matplotlib would span 0.95..1.05 with ticks at 0.96, 0.98...
+        axes.set_xlim(min(epochs) - 1, min(epochs) + 1)
+    axes.xaxis.get_major_locator().set_params(integer=True)  # epochs: no 0.5 ticks
     axes.set_xlabel("epoch")
     axes.set_ylabel(ylabel)
     axes.set_title(title)
     axes.grid(alpha=0.3, which="both")
     axes.legend(fontsize=8)
     figure.tight_layout()
-    path = Path(path)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return figure
 
 
 def clip_first_epochs(axes, histories: dict[str, list[dict]], reference: float | None) -> None:
@@ -99,11 +152,9 @@ def clip_first_epochs(axes, histories: dict[str, list[dict]], reference: float |
 def plot_confusion(counts, class_names: list[str], path: str | Path, title: str) -> Path:
     """A confusion matrix (C, C), rows true class, columns predicted, as a heat map of each
     row's fractions with the counts written in."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import numpy as np
-    from matplotlib import pyplot as plt
+
+    plt = pyplot("drawing the confusion matrix")
 
     counts = np.asarray(counts)
     fractions = counts / np.maximum(counts.sum(1, keepdims=True), 1)

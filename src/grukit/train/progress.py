@@ -4,6 +4,9 @@ On a terminal the line is redrawn in place (``\\r``) at most ``refresh`` seconds
 
       epoch 3/200 [##########..........] 45/90  loss 4.2813  38.1 batch/s  eta 0:01
 
+and with the scores a task derives from its loss (``scores_from_loss``), e.g. for a
+character-level language model ``loss 0.9876 (bpc 1.425)``.
+
 Anywhere else (a log file, a pipe, CI) the same line is written as a line of its own at
 most ``log_every`` seconds apart (default 60), so that an epoch of many minutes shows it is
 moving; epochs shorter than that write nothing beside the trainer's line per epoch.
@@ -12,8 +15,17 @@ moving; epochs shorter than that write nothing beside the trainer's line per epo
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 BAR_WIDTH = 20
+
+
+def format_scores(scores: dict[str, float]) -> str:
+    """Scores derived from a loss as a parenthesis to put after it: {"bpc": 1.4248} ->
+    " (bpc 1.425)"; {} -> ""."""
+    if not scores:
+        return ""
+    return " (" + ", ".join(f"{name} {value:.4g}" for name, value in scores.items()) + ")"
 
 
 def format_duration(seconds: float) -> str:
@@ -26,7 +38,8 @@ def format_duration(seconds: float) -> str:
 
 class EpochProgress:
     """Progress through the batches of one epoch: ``update(done, loss)`` after each batch,
-    ``close()`` at the end (clears the line so the epoch summary prints clean)."""
+    ``close()`` at the end (clears the line so the epoch summary prints clean).
+    ``scores``: loss -> the scores derived from it (bpc, perplexity), shown beside it."""
 
     def __init__(
         self,
@@ -37,6 +50,7 @@ class EpochProgress:
         *,
         refresh: float = 0.1,
         log_every: float = 60.0,
+        scores: Callable[[float], dict[str, float]] | None = None,
     ) -> None:
         self.stream = stream
         self.shown = getattr(stream, "isatty", lambda: False)()
@@ -48,6 +62,7 @@ class EpochProgress:
         self.drawn_at = -float("inf")
         self.width = 0  # of the line drawn on a terminal
         self.logged = 0  # lines written elsewhere
+        self.scores = scores or (lambda loss: {})
 
     def line(self, done: int, loss: float, elapsed: float) -> str:
         filled = BAR_WIDTH * done // max(self.total, 1)
@@ -55,7 +70,8 @@ class EpochProgress:
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (self.total - done) / rate if rate > 0 else 0.0
         return (
-            f"{self.prefix} [{bar}] {done}/{self.total}  loss {loss:.4f}  "
+            f"{self.prefix} [{bar}] {done}/{self.total}  "
+            f"loss {loss:.4f}{format_scores(self.scores(loss))}  "
             f"{rate:.1f} batch/s  eta {format_duration(eta)}"
         )
 

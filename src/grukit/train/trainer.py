@@ -27,7 +27,7 @@ from grukit.checkpoint import (
     settle_checkpoint,
 )
 from grukit.train.config import TrainConfig
-from grukit.train.progress import EpochProgress, format_duration
+from grukit.train.progress import EpochProgress, format_duration, format_scores
 from grukit.train.threads import choose_threads
 
 RUN_CONFIG = "config.json"
@@ -44,6 +44,9 @@ class Task(Protocol):
 
     def loss(self, model: nn.Module, batch: Any) -> tuple[Tensor, int]:
         """(sum of the per-element losses, number of elements) of one batch."""
+
+    # Optional: ``scores_from_loss(loss) -> dict``, the scores that are functions of a mean
+    # loss (bits per character, perplexity), shown beside the loss in the log.
 
 
 def resolve_device(name: str) -> torch.device:
@@ -224,7 +227,9 @@ class Trainer:
                 bucket=config.bucket,
             )
         )
-        progress = EpochProgress(self.log, epoch + 1, config.epochs, len(batches))
+        progress = EpochProgress(
+            self.log, epoch + 1, config.epochs, len(batches), scores=self.scores_from_loss
+        )
         for index, batch in enumerate(batches):
             if index and self._out_of_time():  # (at least one batch: a loss to report)
                 self.partial_epoch = True
@@ -246,6 +251,12 @@ class Trainer:
             progress.update(index + 1, total / count)
         progress.close()
         return total / count
+
+    def scores_from_loss(self, loss: float) -> dict[str, float]:
+        """The task's scores derived from a mean loss, e.g. {"bpc": loss / ln 2} for a
+        character-level language model; {} for a task that derives none."""
+        derive = getattr(self.task, "scores_from_loss", None)
+        return derive(loss) if derive is not None else {}
 
     def _set_learning_rate(self, epoch: int, through_epoch: float) -> float:
         """Set (and return) the rate ``through_epoch`` (a fraction) into ``epoch``: the run
@@ -410,7 +421,9 @@ class Trainer:
                     self.checkpoint_extra,
                 )
             print(
-                f"epoch {epoch + 1}/{config.epochs}  train {train:.4f}  valid {valid:.4f}  "
+                f"epoch {epoch + 1}/{config.epochs}  "
+                f"train {train:.4f}{format_scores(self.scores_from_loss(train))}  "
+                f"valid {valid:.4f}{format_scores(self.scores_from_loss(valid))}  "
                 f"lr {lr:.2e}  {seconds:.1f} s"
                 + (
                     ""

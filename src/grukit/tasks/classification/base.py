@@ -21,6 +21,7 @@ from grukit.config import option
 from grukit.data.batching import Batch, batch_indices, pad_sequences
 from grukit.data.scaling import StandardScaler
 from grukit.data.sequences import LabelledSequences, stratified_split
+from grukit.extras import require
 from grukit.metrics import accuracy, classification_scores, confusion_matrix, macro_f1
 from grukit.tasks.base import Baseline, Task
 
@@ -36,10 +37,10 @@ def logistic_regression_baseline(
     regularisation C the one of BASELINE_C with the best validation macro-F1, scored on the
     test split: ``{"name": name, "scores": {"test_accuracy", "test_macro_f1"}, "settings":
     {"C"}}``."""
-    from sklearn.linear_model import LogisticRegression
+    linear_model = require("sklearn.linear_model", "train", needed_by="scoring the baselines")
 
     def confusion(c: float, split: str) -> np.ndarray:
-        classifier = LogisticRegression(C=c, max_iter=5000)
+        classifier = linear_model.LogisticRegression(C=c, max_iter=5000)
         classifier.fit(features["train"], labels["train"])
         return confusion_matrix(labels[split], classifier.predict(features[split]), classes)
 

@@ -17,6 +17,7 @@ import torch
 
 from grukit.config import option
 from grukit.data.batching import Batch, FixedLengthBatches
+from grukit.extras import require
 from grukit.tasks.base import Baseline
 from grukit.tasks.classification.base import Classification, logistic_regression_baseline
 
@@ -42,10 +43,9 @@ class DataConfig:
 
 def load_digits_split(seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{"train", "valid", "test"}: (images (N, 64) float32 in [0, 1], labels (N,) int64)."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    images, labels = load_digits(return_X_y=True)
+    datasets = require("sklearn.datasets", "train", "digits")  # the 8x8 digits it ships
+    train_test_split = require("sklearn.model_selection", "train", "digits").train_test_split
+    images, labels = datasets.load_digits(return_X_y=True)
     images = (images / 16.0).astype(np.float32)
     rest_x, test_x, rest_y, test_y = train_test_split(
         images, labels, test_size=TEST_FRACTION, stratify=labels, random_state=seed

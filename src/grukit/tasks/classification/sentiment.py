@@ -32,7 +32,7 @@ import torch
 from grukit.config import option, require_at_least
 from grukit.data.batching import Batch, batch_indices
 from grukit.data.text import PAD, UNKNOWN, Vocabulary, pad_ids, tokenize
-from grukit.extras import package_folder
+from grukit.extras import package_folder, require
 from grukit.tasks.base import Baseline
 from grukit.tasks.classification.base import (
     Classification,
@@ -152,9 +152,10 @@ class SentimentTask(Classification):
     def baselines(self) -> list[Baseline]:
         """TF-IDF (word 1-2-grams, sublinear tf) + logistic regression: C picked by
         validation macro-F1, then scored on the test split."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        vectorizer = TfidfVectorizer(
+        text = require(
+            "sklearn.feature_extraction.text", "train", needed_by="scoring the baselines"
+        )
+        vectorizer = text.TfidfVectorizer(
             tokenizer=tokenize,
             lowercase=False,
             token_pattern=None,

@@ -36,6 +36,7 @@ from torch import Tensor, nn
 from grukit.data.batching import Batch, FixedLengthBatches
 from grukit.data.scaling import StandardScaler
 from grukit.data.series import anchored_features, make_windows, seasonal_naive, window_origins
+from grukit.extras import pyplot
 from grukit.metrics import forecast_errors
 from grukit.tasks.base import Baseline, Task
 
@@ -190,10 +191,7 @@ def plot_forecast(
     """The actual values and each forecast over the test period, all (N, h) with their
     ``times`` (N, h). Forecasts from overlapping origins would be drawn over each other, so
     a task's test origins should tile the period (h apart), as both tasks' do."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    plt = pyplot("drawing the forecasts")
 
     order = np.argsort(times.ravel(), kind="stable")
     figure, axes = plt.subplots(figsize=(9, 4.5))

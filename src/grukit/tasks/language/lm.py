@@ -170,7 +170,8 @@ class LanguageModelTask(Task):
         return {"kind": "lm", "unit": self.corpus.unit, "symbols": list(self.corpus.vocabulary)}
 
     def scores_from_loss(self, loss: float) -> dict:
-        """Perplexity (words) or bits per character, from the mean loss over a split."""
+        """Perplexity (words) or bits per character, from the mean loss over a split (also
+        of a diverging model's: a loss over ln(float max) is an infinite perplexity)."""
         if self.corpus.unit == "word":
             return {"perplexity": perplexity(loss)}
         return {"bpc": bits_per_character(loss)}
