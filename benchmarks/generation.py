@@ -11,8 +11,8 @@ fed back), so the figure is what a user sees:
 
 - ``grukit TextGenerator``: ``grukit.inference.TextGenerator.sample_ids`` on the torch
   engine (``StepReadout.step``, the fused ``Stream``, then the sampling rules in float64);
-- ``grukit TextGenerator, NumPy``: the same on the NumPy engine (``grukit.inference.numpy_engine``), the
-  path ``grukit generate`` takes for a gru language model (NumPy's BLAS threads: its
+- ``grukit TextGenerator, NumPy``: the same on the NumPy engine
+  (``grukit.inference.numpy_engine``), the path ``grukit generate`` takes for a gru language model (NumPy's BLAS threads: its
   default, every core);
 - ``grukit step + plain sampling``: ``StepReadout.step`` with the same sampling loop as
   the peer, so that the two differ only in the recurrent step;
@@ -37,8 +37,8 @@ from torch import nn
 
 import grukit
 from grukit.inference.generation import TextGenerator
-from grukit.models import StepReadout
 from grukit.inference.numpy_engine import NumpyLanguageModel
+from grukit.models import StepReadout
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or by runpy
 from cpu import interleaved_medians  # noqa: E402  (the timing loop of every benchmark)

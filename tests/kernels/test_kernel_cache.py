@@ -168,7 +168,8 @@ def test_importing_grukit_does_not_import_torch_dynamo():
     """torch._dynamo costs as long to import as torch itself; generation and prediction
     start without it."""
     code = (
-        "import sys, grukit, grukit.inference.generation, grukit.cli; print('torch._dynamo' in sys.modules)"
+        "import sys, grukit, grukit.inference.generation, grukit.cli; "
+        "print('torch._dynamo' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
