@@ -12,8 +12,8 @@ fed back), so the figure is what a user sees:
 - ``grukit TextGenerator``: ``grukit.inference.TextGenerator.sample_ids`` on the torch
   engine (``StepReadout.step``, the fused ``Stream``, then the sampling rules in float64);
 - ``grukit TextGenerator, NumPy``: the same on the NumPy engine
-  (``grukit.inference.numpy_engine``), the path ``grukit generate`` takes for a gru language model (NumPy's BLAS threads: its
-  default, every core);
+  (``grukit.inference.numpy_engine``), the path ``grukit generate`` takes for a gru
+  language model (NumPy's BLAS threads: its default, every core);
 - ``grukit step + plain sampling``: ``StepReadout.step`` with the same sampling loop as
   the peer, so that the two differ only in the recurrent step;
 - ``torch.nn.GRU (T=1)``: the grukit layer's weights copied into a torch.nn.GRU
