@@ -83,3 +83,15 @@ def test_the_architecture_page_states_every_enforced_import_rule():
         if not set(forbidden) <= stated.get(package, set())
     }
     assert missing == {}
+
+
+def test_the_files_the_pages_name_exist():
+    """A path in backquotes (`tests/...`, `src/grukit/...`, `examples/...`) names a file or
+    folder of the repository: when code moves, the page that points at it moves too."""
+    named = set()
+    for page in [ROOT / "README.md", *DOCS.rglob("*.md")]:
+        named |= set(
+            re.findall(r"`((?:src|tests|examples|benchmarks|tools)/[\w./-]+)`", page.read_text())
+        )
+    assert len(named) > 10
+    assert sorted(path for path in named if not (ROOT / path).exists()) == []
