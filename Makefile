@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.grukit-installed
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test bench docs lint clean
 
 install: $(STAMP)
 
@@ -28,8 +28,13 @@ bench: $(STAMP)
 	$(PY) -m grukit.cli build
 	$(PY) benchmarks/cpu.py
 
+# The site of docs/ into site/ (git-ignored); strict: a warning fails the build. The
+# variable silences a banner the Material theme prints about MkDocs 2.0.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 lint: $(STAMP)
 	$(PY) -m ruff check src tests examples benchmarks tools
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build site src/*.egg-info .pytest_cache

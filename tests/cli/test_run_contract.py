@@ -45,7 +45,9 @@ def test_resume_of_a_folder_that_holds_no_run_is_refused(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     for out in (tmp_path / "empty", tmp_path / "missing"):
         assert main(["train", "--out", str(out), "--resume"]) == 2
-        assert f"resume: {str(out)!r} holds no run to resume" in capsys.readouterr().err
+        assert f"resume: {str(out)!r} holds no run to resume; name a task" in (
+            capsys.readouterr().err
+        )
         assert not (out / "config.json").exists()
 
 
@@ -94,6 +96,9 @@ def test_every_shipped_config_names_known_options_with_valid_values(path):
         if isinstance(options, dict):
             for name, value in options.items():
                 assert getattr(getattr(run, section), name) == value, (section, name)
+        elif section not in ("task", "out"):  # a flat key: whichever options class has it
+            (holder,) = [s for s in (run.data, run.model, run.train) if hasattr(s, section)]
+            assert getattr(holder, section) == options, section
 
 
 def test_python_api_trains_like_the_command_line(tmp_path):

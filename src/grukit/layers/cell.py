@@ -20,8 +20,14 @@ class GRUCell(nn.Module):
     r"""One step ``h' = cell(x, h)`` of any variant (equations: ``grukit.cells``).
 
     Args:
-        input_size: I; hidden_size: H; bias: whether the cell has its biases.
-        variant, reset_after, norm, init, t_max: as for ``grukit.GRU``.
+        input_size: I.
+        hidden_size: H.
+        bias: whether the cell has its biases.
+        variant: as for ``grukit.GRU``.
+        reset_after: as for ``grukit.GRU``.
+        norm: as for ``grukit.GRU``.
+        init: as for ``grukit.GRU``.
+        t_max: as for ``grukit.GRU``.
 
     Shapes: input (B, I) or unbatched (I,); hx (B, H) or (H,), zeros when None;
     output (B, H) or (H,).

@@ -112,9 +112,10 @@ def train_task(
 ) -> dict:
     """Train a task from Python, as ``grukit train`` does: options as keywords (the
     command line's names with ``_``), a config file or dict, or both (keywords win).
-    ``resume=True`` with only ``out`` continues that run with its saved options (a folder
-    that holds no run is refused: FileNotFoundError). Returns the result (what
-    result.json holds).
+    ``resume=True`` with only ``out`` continues that run with its saved options; with a
+    task named it continues the run in ``out`` or starts it there (so a script may run
+    again); with neither a run in ``out`` nor a task, FileNotFoundError. Returns the
+    result (what result.json holds).
 
     >>> result = grukit.train_task("vowels", hidden=32, epochs=5, out="runs/vowels-try")
     >>> result["test_accuracy"]
@@ -127,9 +128,11 @@ def train_task(
             raise ValueError(
                 f"task: got {task!r}, but the run in {str(out)!r} is {saved['task']!r}"
             )
-    run = configure(task, config=config, out=out, **options)
-    if resume and not holds_run(run.out):
+    if resume and task is None and config is None and not (out and holds_run(out)):
+        # --resume alone names nothing to start: not the default task in its place
         raise FileNotFoundError(
-            f"resume: {run.out!r} holds no run to resume; leave out --resume to start one there"
+            f"resume: {str(out or 'the default run folder')!r} holds no run to resume; name "
+            "a task (--task, --config) to start one there"
         )
+    run = configure(task, config=config, out=out, **options)
     return run_training(run, resume=resume, log=log)
