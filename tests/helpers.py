@@ -1,6 +1,6 @@
 """Shared test material: every variant configuration, an independent float64 NumPy version
-of every variant's equations (written from DESIGN.md's table, not from grukit's code), and a
-loss that weighs every output and state differently."""
+of every variant's equations (written from the equations table of docs/layer.md, not from
+grukit's code), and a loss that weighs every output and state differently."""
 
 from __future__ import annotations
 
