@@ -2,7 +2,7 @@
 
 PyTorch starts one OpenMP thread per core and its threads spin while they wait for each
 other. When other jobs already use the cores, every spinning thread competes with them:
-measured in a review of grukit (issue 12), a tanh RNN's epoch went from 0.5 s to 16-76 s
+measured in a review of grukit, a tanh RNN's epoch went from 0.5 s to 16-76 s
 with two other runs on the two cores, and back with one thread per run. The count changes
 the speed of grukit's recurrent layers, not their numbers: the fused kernels give
 bit-identical results for any count. torch's own layers (LSTM, RNN, the linear read-outs)
